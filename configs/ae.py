@@ -1,0 +1,14 @@
+"""Deep autoencoder augmentation: 4 hidden FC layers each side, MSE,
+Adam 1e-3, batch 128, 300 epochs (the paper). Widths/latent are ours."""
+from configs import default
+
+
+def get_config():
+  config = default.get_config()
+  config.method = 'ae'
+  g = config.generator
+  g.epochs = 300
+  g.lr = 1e-3
+  g.hidden = (512, 256, 128, 64)
+  g.latent = 32
+  return config

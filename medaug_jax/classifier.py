@@ -1,0 +1,115 @@
+"""The ResNet-18 classifier as a trainer objective, and its evaluation."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jax.sharding import NamedSharding, PartitionSpec as P
+
+from medaug_jax import metrics, models
+from medaug_jax.trainer import TrainState, masked_mean
+
+
+def normalize(images):
+  """uint8 -> [-1, 1], as MedMNIST's transforms.Normalize(mean=.5, std=.5)."""
+  return images.astype(jnp.float32) / 127.5 - 1.0
+
+
+def make_optimizer(cfg, steps_per_epoch):
+  """SGD (the paper) or Adam (the MedMNIST recipe), with optional lr drops at
+  fractions `lr_milestones` of training."""
+  boundaries = {int(m * cfg.epochs) * steps_per_epoch: cfg.lr_decay
+                for m in cfg.lr_milestones}
+  lr = optax.piecewise_constant_schedule(cfg.lr, boundaries) if boundaries else cfg.lr
+  if cfg.optimizer == 'sgd':
+    tx = optax.sgd(lr, momentum=cfg.momentum or None)
+  else:
+    tx = optax.adam(lr)
+  if cfg.weight_decay:
+    tx = optax.chain(optax.add_decayed_weights(cfg.weight_decay), tx)
+  return tx
+
+
+class Classifier:
+  """ResNet-18 trained with cross-entropy (BCE for multi-label tasks)."""
+
+  def __init__(self, cfg, num_classes, multi_label, steps_per_epoch):
+    dtype = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16}[cfg.dtype]
+    self.model = models.resnet18(num_classes, width=cfg.width, dtype=dtype)
+    self.multi_label = multi_label
+    self.tx = make_optimizer(cfg, steps_per_epoch)
+
+  def init(self, rng, images, labels):
+    del labels
+    variables = self.model.init(rng, normalize(images[:1]), train=False)
+    params = variables['params']
+    return TrainState(step=jnp.zeros((), jnp.int32), params=params,
+                      opt_state=self.tx.init(params),
+                      model_state={'batch_stats': variables['batch_stats']})
+
+  def loss_terms(self, logits, labels):
+    if self.multi_label:
+      return optax.sigmoid_binary_cross_entropy(logits, labels.astype(jnp.float32)).mean(-1)
+    return optax.softmax_cross_entropy_with_integer_labels(logits, labels)
+
+  def train_step(self, state, images, labels, mask, rng):
+    del rng  # no dropout or augmentation in the paper's classifier
+
+    def loss_fn(params):
+      logits, new_ms = self.model.apply(
+          {'params': params, **state.model_state}, normalize(images),
+          train=True, mask=mask, mutable=['batch_stats'])
+      return masked_mean(self.loss_terms(logits, labels), mask), (logits, new_ms)
+
+    (loss, (logits, new_ms)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+    updates, opt_state = self.tx.update(grads, state.opt_state, state.params)
+    params = optax.apply_updates(state.params, updates)
+    if self.multi_label:
+      correct = ((logits > 0) == (labels > 0)).mean(-1)
+    else:
+      correct = jnp.argmax(logits, -1) == labels
+    return (state.replace(step=state.step + 1, params=params, opt_state=opt_state,
+                          model_state=new_ms),
+            {'loss': loss, 'train_acc': masked_mean(correct.astype(jnp.float32), mask)})
+
+  def probabilities(self, state, images):
+    logits = self.model.apply({'params': state.params, **state.model_state},
+                              normalize(images), train=False)
+    return jax.nn.sigmoid(logits) if self.multi_label else jax.nn.softmax(logits)
+
+
+class Evaluator:
+  """Scores fixed image sets held on the device, in large jitted batches."""
+
+  def __init__(self, objective, mesh, batch_size=1024, num_seeds=None):
+    self.mesh = mesh
+    self.batch_size = batch_size - batch_size % mesh.size or mesh.size
+    self.num_seeds = num_seeds
+    sharding = NamedSharding(mesh, P('data'))
+
+    def predict(state, x):
+      return objective.probabilities(state, jax.lax.with_sharding_constraint(x, sharding))
+
+    self._predict = jax.jit(jax.vmap(predict) if num_seeds else predict)
+
+  def put(self, images):
+    """Pads to whole batches once and keeps the set on the device."""
+    n = images.shape[-4]
+    total = -(-n // self.batch_size) * self.batch_size
+    pad = [(0, 0)] * images.ndim
+    pad[-4] = (0, total - n)
+    x = np.pad(images, pad)
+    shape = x.shape[:-4] + (total // self.batch_size, self.batch_size) + x.shape[-3:]
+    x = x.reshape(shape)
+    return jax.device_put(x, NamedSharding(self.mesh, P())), n
+
+  def scores(self, state, placed):
+    x, n = placed
+    axis = 1 if self.num_seeds else 0
+    parts = [self._predict(state, jnp.take(x, i, axis=axis))
+             for i in range(x.shape[axis])]
+    out = np.concatenate(jax.device_get(parts), axis=axis)
+    return out[:, :n] if self.num_seeds else out[:n]
+
+
+def evaluate_scores(labels, scores, task):
+  return {'auc': metrics.auc(labels, scores, task), 'acc': metrics.acc(labels, scores, task)}

@@ -1,0 +1,51 @@
+"""Deep fully connected autoencoder (the paper's AE): 4 hidden layers in the
+encoder and in the decoder, MSE. Not conditional: a new image of class c is
+the reconstruction of a training image of class c."""
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from medaug_jax.generators import register
+from medaug_jax.generators.common import MLP, SingleLoss, to_unit
+
+
+class AutoEncoder(nn.Module):
+  hidden: tuple
+  latent: int
+  out_dim: int
+
+  def setup(self):
+    self.encoder = MLP(tuple(self.hidden) + (self.latent,))
+    self.decoder = MLP(tuple(reversed(self.hidden)) + (self.out_dim,))
+
+  def __call__(self, x):
+    return nn.sigmoid(self.decoder(nn.relu(self.encoder(x))))
+
+
+@register('ae')
+class AE(SingleLoss):
+
+  def __init__(self, cfg, num_classes, image_shape):
+    super().__init__(cfg, num_classes, image_shape)
+    self.model = AutoEncoder(tuple(cfg.hidden), cfg.latent, self.dim)
+    self._reconstruct = jax.jit(lambda p, x: self.model.apply(p, x))
+
+  def init_params(self, rng, x, c):
+    return self.model.init(rng, x)
+
+  def loss(self, params, x, c, rng):
+    return jnp.mean((self.model.apply(params, x) - x) ** 2, -1), {}
+
+  def sample(self, state, rng, labels, real_images, real_labels):
+    """Reconstructs training images of each asked-for class; draws without
+    replacement while a class has enough images, with replacement after."""
+    rs = np.random.default_rng(np.asarray(jax.random.key_data(rng)).ravel().tolist())
+    labels = np.asarray(labels)
+    rows = np.empty(len(labels), np.int64)
+    for c in np.unique(labels):
+      want = np.flatnonzero(labels == c)
+      have = np.flatnonzero(np.asarray(real_labels) == c)
+      rows[want] = rs.choice(have, len(want), replace=len(want) > len(have))
+    flat = self._reconstruct(state.params, to_unit(jnp.asarray(real_images[rows])))
+    return self.to_images(flat)

@@ -1,0 +1,53 @@
+"""Conditional VAE (the paper's cVAE): the label is fed to the encoder and
+the decoder, 2 hidden layers each side, ELBO with a Bernoulli decoder.
+New images decode z ~ N(0, I) with the wanted label."""
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import optax
+
+from medaug_jax.generators import register
+from medaug_jax.generators.common import MLP, SingleLoss, condition
+
+
+class CondVAE(nn.Module):
+  hidden: tuple
+  latent: int
+  out_dim: int
+
+  def setup(self):
+    self.encoder = MLP(tuple(self.hidden) + (2 * self.latent,))
+    self.decoder = MLP(tuple(reversed(self.hidden)) + (self.out_dim,))
+
+  def __call__(self, x, c, rng):
+    mean, logvar = jnp.split(self.encoder(jnp.concatenate([x, c], -1)), 2, -1)
+    z = mean + jnp.exp(0.5 * logvar) * jax.random.normal(rng, mean.shape)
+    return self.decode(z, c), mean, logvar
+
+  def decode(self, z, c):
+    """Bernoulli logits of every pixel."""
+    return self.decoder(jnp.concatenate([z, c], -1))
+
+
+@register('cvae')
+class CVAE(SingleLoss):
+
+  def __init__(self, cfg, num_classes, image_shape):
+    super().__init__(cfg, num_classes, image_shape)
+    self.model = CondVAE(tuple(cfg.hidden), cfg.latent, self.dim)
+    self._decode = jax.jit(lambda p, z, c: nn.sigmoid(
+        self.model.apply(p, z, c, method=CondVAE.decode)))
+
+  def init_params(self, rng, x, c):
+    return self.model.init(rng, x, c, rng)
+
+  def loss(self, params, x, c, rng):
+    logits, mean, logvar = self.model.apply(params, x, c, rng)
+    rec = optax.sigmoid_binary_cross_entropy(logits, x).sum(-1)
+    kl = 0.5 * jnp.sum(jnp.exp(logvar) + mean ** 2 - 1.0 - logvar, -1)
+    return rec + kl, {'rec': rec, 'kl': kl}
+
+  def sample(self, state, rng, labels, real_images, real_labels):
+    del real_images, real_labels
+    z = jax.random.normal(rng, (len(labels), self.cfg.latent))
+    return self.to_images(self._decode(state.params, z, condition(jnp.asarray(labels), self.num_classes)))

@@ -1,0 +1,35 @@
+"""Runs one experiment: python -m medaug_jax.main --config=configs/none.py --workdir=DIR"""
+import sys
+
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+from medaug_jax.errors import MedaugError
+
+FLAGS = flags.FLAGS
+config_flags.DEFINE_config_file('config', None, 'Experiment config file.', lock_config=True)
+flags.DEFINE_string('workdir', None, 'Directory for checkpoints, logs and results.')
+flags.DEFINE_bool('overwrite', False, 'Delete a workdir that holds a different run.')
+flags.mark_flags_as_required(['config', 'workdir'])
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+  # orbax logs every checkpoint step at INFO; keep the terminal for progress.
+  logging.set_verbosity(logging.WARNING)
+  from medaug_jax import train  # pylint: disable=g-import-not-at-top
+  try:
+    results = train.train_and_evaluate(FLAGS.config, FLAGS.workdir, FLAGS.overwrite)
+  except MedaugError as e:
+    sys.exit(f'error: {e}')
+  sel, best = results['selected'], results['best_test']
+  print(f"{results['dataset']} {results['method']} seed {results['seed']}: "
+        f"test AUC {sel['test_auc']:.3f} ACC {sel['test_acc']:.3f} at epoch "
+        f"{sel['epoch']} (val AUC {sel['val_auc']:.3f}); best test over epochs "
+        f"(the paper's figure) AUC {best['auc']:.3f} ACC {best['acc']:.3f}. "
+        f"Results in {FLAGS.workdir}/results.json")
+
+
+if __name__ == '__main__':
+  app.run(main)

@@ -1,0 +1,260 @@
+"""One experiment run: (dataset, augmentation method, seed) -> results.json.
+
+train_and_evaluate(config, workdir) runs one seed; train_seeds(...) runs
+several seeds of one (dataset, method) cell as one vmapped program. Both go
+through the same phases: data -> generator (unless method 'none') ->
+augmented training set -> ResNet-18 -> selection by validation AUC.
+"""
+import dataclasses
+import json
+import math
+import os
+import platform
+import shutil
+import time
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from medaug_jax import augment, classifier, data, generators
+from medaug_jax.checkpoint import Checkpoints, write_json
+from medaug_jax.errors import MedaugError
+from medaug_jax.trainer import MetricsLog, fit, make_mesh, replicate, stack_trees
+
+# Keys that do not change what a run computes: a workdir made with other
+# values of these still holds the same experiment.
+NON_SEMANTIC_KEYS = ('data_root', 'classifier.print_every', 'generator.print_every',
+                     'classifier.eval_batch_size', 'vmap_seeds')
+
+
+def validate(config):
+  """Refuses values that cannot work, with the key's name in the message."""
+  def positive(key, value, kind=(int, float)):
+    if not isinstance(value, kind) or isinstance(value, bool) or not value > 0:
+      raise MedaugError(f'config.{key} must be a positive number, got {value!r}.')
+
+  for part in ('classifier',) + (('generator',) if config.method != 'none' else ()):
+    c = config[part]
+    positive(f'{part}.epochs', c.epochs, int)
+    positive(f'{part}.batch_size', c.batch_size, int)
+    positive(f'{part}.lr', c.lr)
+  positive('classifier.width', config.classifier.width, int)
+  if config.classifier.optimizer not in ('sgd', 'adam'):
+    raise MedaugError("config.classifier.optimizer must be 'sgd' or 'adam', "
+                      f'got {config.classifier.optimizer!r}.')
+  if config.classifier.dtype not in ('float32', 'bfloat16'):
+    raise MedaugError("config.classifier.dtype must be 'float32' or 'bfloat16', "
+                      f'got {config.classifier.dtype!r}.')
+  if config.method != 'none':
+    generators.get(config.method)
+    if config.generator.num_per_class < 0:
+      raise MedaugError('config.generator.num_per_class must be >= 0.')
+  if config.data.subset:
+    positive('data.train_per_class', config.data.train_per_class, int)
+    positive('data.val_ratio', config.data.val_ratio)
+  if config.dataset.lower() not in data.known_datasets():
+    raise MedaugError(f'unknown dataset {config.dataset!r}; choose one of: '
+                      + ', '.join(data.known_datasets()))
+
+
+def _semantic(config):
+  d = json.loads(config.to_json_best_effort())
+  for key in NON_SEMANTIC_KEYS:
+    *path, last = key.split('.')
+    node = d
+    for p in path:
+      node = node.get(p, {})
+    node.pop(last, None)
+  return d
+
+
+def prepare_workdir(config, workdir, overwrite=False):
+  """Creates workdir, or checks it holds this same experiment.
+
+  Returns the finished results if the run is already complete.
+  """
+  cfg_path = os.path.join(workdir, 'config.json')
+  if os.path.exists(cfg_path):
+    with open(cfg_path) as f:
+      old = json.load(f)
+    if _semantic(ml_collections.ConfigDict(old)) != _semantic(config):
+      if not overwrite:
+        raise MedaugError(
+            f'{workdir} holds a run of a different config; choose another '
+            '--workdir or pass --overwrite to delete it.')
+      shutil.rmtree(workdir)
+    else:
+      res = os.path.join(workdir, 'results.json')
+      if os.path.exists(res):
+        with open(res) as f:
+          return json.load(f)
+  elif os.path.isdir(workdir) and os.listdir(workdir) and not overwrite:
+    raise MedaugError(f'{workdir} is not empty and holds no run config; choose '
+                      'another --workdir or pass --overwrite.')
+  elif overwrite and os.path.isdir(workdir):
+    shutil.rmtree(workdir)
+  os.makedirs(workdir, exist_ok=True)
+  write_json(cfg_path, json.loads(config.to_json_best_effort()))
+  return None
+
+
+def _env():
+  devices = jax.devices()
+  return {'jax': jax.__version__, 'backend': jax.default_backend(),
+          'devices': [str(d) for d in devices], 'device_count': len(devices),
+          'device_kind': devices[0].device_kind, 'python': platform.python_version(),
+          'machine': f'{platform.machine()}, {os.cpu_count()} cpus'}
+
+
+def select(history, s=None):
+  """The epoch with the best validation AUC (first on ties), and the
+  test-selected figures the paper reported."""
+  get = (lambda r, k: r[k]) if s is None else (lambda r, k: r[k][s])
+  vals = np.array([get(r, 'val_auc') for r in history], np.float64)
+  vals = np.where(np.isnan(vals), -np.inf, vals)
+  i = int(np.argmax(vals))
+  test_auc = [get(r, 'test_auc') for r in history]
+  test_acc = [get(r, 'test_acc') for r in history]
+  return {
+      'selected': {'epoch': history[i]['epoch'], 'val_auc': get(history[i], 'val_auc'),
+                   'val_acc': get(history[i], 'val_acc'),
+                   'test_auc': test_auc[i], 'test_acc': test_acc[i]},
+      'best_test': {'auc': float(np.nanmax(test_auc)), 'acc': float(np.nanmax(test_acc)),
+                    'auc_epoch': int(np.nanargmax(test_auc)) + 1,
+                    'acc_epoch': int(np.nanargmax(test_acc)) + 1,
+                    'note': 'test-selected, optimistic: the figure the paper reports'},
+      'last': {'epoch': history[-1]['epoch'], 'test_auc': test_auc[-1],
+               'test_acc': test_acc[-1]},
+  }
+
+
+def classifier_phase(config, datasets, train_splits, seed_keys, group_dir, mesh, log,
+                     num_seeds):
+  """Trains the ResNet-18 on each seed's (augmented) training split and
+  evaluates val and test every epoch. Returns the fit result."""
+  cfg = config.classifier
+  ds = datasets[0]
+  n = len(train_splits[0])
+  obj = classifier.Classifier(cfg, ds.num_classes, ds.multi_label,
+                              math.ceil(n / cfg.batch_size))
+  pick = (lambda xs: np.stack(xs)) if num_seeds else (lambda xs: xs[0])
+  images = replicate(jnp.asarray(pick([s.images for s in train_splits])), mesh)
+  labels = replicate(jnp.asarray(pick([s.labels for s in train_splits])), mesh)
+  states = [obj.init(jax.random.fold_in(k, 21), s.images[:1], s.labels[:1])
+            for k, s in zip(seed_keys, train_splits)]
+  state = replicate(stack_trees(states) if num_seeds else states[0], mesh)
+  ev = classifier.Evaluator(obj, mesh, cfg.eval_batch_size, num_seeds)
+  val = ev.put(pick([d.val.images for d in datasets]))
+  test = ev.put(pick([d.test.images for d in datasets]))
+  best = None if num_seeds else Checkpoints(
+      os.path.join(group_dir, 'checkpoints', 'classifier_best'))
+
+  def evaluate(state, epoch, history):
+    vs, ts = ev.scores(state, val), ev.scores(state, test)
+    per_seed = []
+    for s, d in enumerate(datasets):
+      v = classifier.evaluate_scores(d.val.labels, vs[s] if num_seeds else vs, d.task)
+      t = classifier.evaluate_scores(d.test.labels, ts[s] if num_seeds else ts, d.task)
+      per_seed.append({'val_auc': v['auc'], 'val_acc': v['acc'],
+                       'test_auc': t['auc'], 'test_acc': t['acc']})
+    if not num_seeds:
+      rec = per_seed[0]
+      if rec['val_auc'] > max((r['val_auc'] for r in history), default=-np.inf):
+        best.save(epoch, state, {'epoch': epoch, 'val_auc': rec['val_auc']})
+      return rec
+    return {k: [p[k] for p in per_seed] for k in per_seed[0]}
+
+  ckpt = Checkpoints(os.path.join(group_dir, 'checkpoints', 'classifier'))
+  train_keys = [jax.random.key_data(jax.random.fold_in(k, 22)) for k in seed_keys]
+  result = fit(obj, state, images, labels, phase='classifier', epochs=cfg.epochs,
+               batch_size=cfg.batch_size, rng=jnp.asarray(pick(train_keys)), mesh=mesh,
+               checkpoints=ckpt, checkpoint_every=1, evaluate=evaluate, log=log,
+               num_seeds=num_seeds, print_every=cfg.print_every)
+  ckpt.close()
+  if best is not None:
+    best.close()
+  return result
+
+
+def _concat(a, b):
+  return data.Split(np.concatenate([a.images, b.images]), np.concatenate([a.labels, b.labels]))
+
+
+def train_seeds(config, seeds, workdirs, group_dir, overwrite=False):
+  """Runs `config` for each seed; more than one seed (with config.vmap_seeds)
+  trains them all at once, vmapped. Returns [results per seed]."""
+  validate(config)
+  t_start = time.perf_counter()
+  configs = []
+  for s in seeds:
+    c = ml_collections.ConfigDict(config.to_dict())
+    c.seed = int(s)
+    configs.append(c)
+  finished = [prepare_workdir(c, w, overwrite) for c, w in zip(configs, workdirs)]
+  if all(r is not None for r in finished):
+    return finished
+  todo = [i for i, r in enumerate(finished) if r is None]
+  configs = [configs[i] for i in todo]
+  workdirs_todo = [workdirs[i] for i in todo]
+  num_seeds = len(todo) if len(todo) > 1 else None
+  if len(todo) == 1:
+    group_dir = workdirs_todo[0]
+  os.makedirs(group_dir, exist_ok=True)
+
+  datasets = [data.load(c) for c in configs]
+  if len({(len(d.train), len(d.val), len(d.test)) for d in datasets}) > 1:
+    raise MedaugError('seeds drew subsets of different sizes; run them one by one '
+                      '(--config.vmap_seeds=False).')
+  mesh = make_mesh()
+  log = MetricsLog(os.path.join(group_dir, 'metrics.jsonl'))
+  keys = [jax.random.key(c.seed) for c in configs]
+  train_splits = [d.train for d in datasets]
+  gen_infos = [None] * len(configs)
+  gen_s = 0.0
+  if config.method != 'none' and config.generator.num_per_class > 0:
+    t0 = time.perf_counter()
+    done = [augment.load_generated(w) for w in workdirs_todo]
+    if any(d is None for d in done):
+      generated, infos = augment.generator_phase(config, datasets, keys, group_dir, mesh,
+                                                 log, num_seeds)
+      for w, d, g, info in zip(workdirs_todo, datasets, generated, infos):
+        augment.save_generated(w, d.train, g, d.class_names, info)
+      done = list(zip(generated, infos))
+    train_splits = [_concat(d.train, g) for d, (g, _) in zip(datasets, done)]
+    gen_infos = [info for _, info in done]
+    gen_s = time.perf_counter() - t0
+
+  t0 = time.perf_counter()
+  result = classifier_phase(config, datasets, train_splits, keys, group_dir, mesh, log,
+                            num_seeds)
+  cls_s = time.perf_counter() - t0
+  out = []
+  for s, (c, w, d, g) in enumerate(zip(configs, workdirs_todo, datasets, gen_infos)):
+    sel = select(result.history, s if num_seeds else None)
+    res = {
+        'dataset': c.dataset, 'method': c.method, 'seed': c.seed, 'task': d.task,
+        'sizes': {**d.sizes(), 'train_real': len(d.train),
+                  'train': len(train_splits[s]),
+                  'generated': len(train_splits[s]) - len(d.train)},
+        **sel,
+        'generator': g,
+        'timing': {'total_s': round(time.perf_counter() - t_start, 2),
+                   'generator_s': round(gen_s, 2), 'classifier_s': round(cls_s, 2),
+                   'train_s': round(result.train_s, 2),
+                   'images_per_s': round(result.images_seen / max(result.train_s, 1e-9), 1),
+                   'seeds_vmapped': num_seeds or 1},
+        'env': _env(),
+    }
+    write_json(os.path.join(w, 'results.json'), res)
+    out.append(res)
+  merged = list(finished)
+  for i, r in zip(todo, out):
+    merged[i] = r
+  return merged
+
+
+def train_and_evaluate(config, workdir, overwrite=False):
+  """The paper's experiment for config.seed; writes workdir/results.json."""
+  return train_seeds(config, [config.seed], [workdir], workdir, overwrite)[0]

@@ -1,0 +1,214 @@
+"""One generic trainer for the classifier and every generator.
+
+An *objective* brings only what is specific to a model:
+  init(rng, images, labels) -> TrainState
+  train_step(state, images, labels, mask, rng) -> (state, {name: scalar})
+with images uint8 NHWC as stored, and mask marking the real rows of a batch.
+Everything else lives here: the on-device dataset, the seeded shuffle, the
+jitted step with donated state, data parallelism over a device mesh, the
+optional vmap over seeds, per-epoch logging, divergence checks, checkpoints.
+"""
+import dataclasses
+import json
+import os
+import time
+from typing import Any, Callable, Optional
+
+import flax
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+
+from medaug_jax.checkpoint import Checkpoints, write_atomic
+from medaug_jax.errors import MedaugError
+
+
+@flax.struct.dataclass
+class TrainState:
+  step: jax.Array
+  params: Any
+  opt_state: Any
+  model_state: Any  # BatchNorm statistics etc.; {} when a model has none
+
+
+def make_mesh(devices=None):
+  return Mesh(np.asarray(devices if devices is not None else jax.devices()), ('data',))
+
+
+def replicate(tree, mesh):
+  return jax.device_put(tree, NamedSharding(mesh, P()))
+
+
+def masked_mean(values, mask):
+  mask = mask.astype(values.dtype)
+  return jnp.sum(values * mask) / jnp.maximum(jnp.sum(mask), 1.0)
+
+
+def epoch_batches(rng, n, batch_size):
+  """A seeded shuffle of n rows as [steps, batch] indices and validity mask.
+
+  The last batch is padded to full size with masked rows, so every image is
+  seen once per epoch and every step has one shape (one compilation), like a
+  PyTorch loader with drop_last=False.
+  """
+  steps = -(-n // batch_size)
+  perm = jax.random.permutation(rng, n)
+  pad = steps * batch_size - n
+  idx = jnp.concatenate([perm, perm[:pad]]) if pad else perm
+  mask = jnp.arange(steps * batch_size) < n
+  return idx.reshape(steps, batch_size), mask.reshape(steps, batch_size)
+
+
+def make_train_step(objective, mesh, num_seeds=None):
+  """The jitted per-batch step; the batch is gathered on the device.
+
+  With num_seeds, state, data, indices and rng carry a leading seed axis and
+  one compiled program trains every seed.
+  """
+  batch_sharding = NamedSharding(mesh, P('data'))
+
+  def step(state, images, labels, idx, mask, i, rng):
+    rows = idx[i]
+    x = jax.lax.with_sharding_constraint(images[rows], batch_sharding)
+    y = jax.lax.with_sharding_constraint(labels[rows], batch_sharding)
+    return objective.train_step(state, x, y, mask[i], jax.random.fold_in(rng, i))
+
+  if num_seeds:
+    step = jax.vmap(step, in_axes=(0, 0, 0, 0, 0, None, 0))
+  return jax.jit(step, donate_argnums=0)
+
+
+def stack_trees(trees):
+  """[tree per seed] -> one tree with a leading seed axis (for vmap)."""
+  return jax.tree.map(lambda *xs: jnp.stack(xs), *trees)
+
+
+@dataclasses.dataclass
+class Fit:
+  """What a finished (or resumed-and-finished) fit returns."""
+  state: Any
+  history: list
+  train_s: float
+  images_seen: int
+
+
+class MetricsLog:
+  """metrics.jsonl: one JSON line per epoch and phase, trimmed on resume."""
+
+  def __init__(self, path):
+    self.path = path
+
+  def append(self, record):
+    with open(self.path, 'a') as f:
+      f.write(json.dumps(record, sort_keys=True) + '\n')
+
+  def rewind(self, phase, epoch):
+    """Drops `phase` lines after `epoch`, written after the last checkpoint."""
+    if not os.path.exists(self.path):
+      return
+    with open(self.path) as f:
+      lines = [l for l in f if l.strip()]
+    keep = []
+    for line in lines:
+      try:
+        r = json.loads(line)
+      except json.JSONDecodeError:  # torn last line of a killed run
+        continue
+      if r.get('phase') != phase or r.get('epoch', 0) <= epoch:
+        keep.append(line if line.endswith('\n') else line + '\n')
+    write_atomic(self.path, ''.join(keep))
+
+
+def _fmt_time(s):
+  s = int(round(s))
+  return f'{s // 3600}h{s // 60 % 60:02d}m' if s >= 3600 else f'{s // 60}m{s % 60:02d}s'
+
+
+def _check_finite(phase, epoch, metrics):
+  bad = {k: v for k, v in metrics.items() if not np.all(np.isfinite(v))}
+  if bad:
+    raise MedaugError(
+        f'{phase} diverged at epoch {epoch}: non-finite {", ".join(sorted(bad))} '
+        f'({bad}). No results were written; lower the learning rate or change '
+        'the seed.')
+
+
+def fit(objective, state, images, labels, *, phase, epochs, batch_size, rng,
+        mesh, checkpoints: Optional[Checkpoints] = None, checkpoint_every=1,
+        evaluate: Optional[Callable[[Any, int, list], dict]] = None,
+        log: Optional[MetricsLog] = None, num_seeds=None, print_every=1):
+  """Trains `objective` for `epochs` epochs, resuming from `checkpoints`.
+
+  images/labels are device arrays ([S, N, ...] with num_seeds). rng is a raw
+  key ([S, 2] with num_seeds). Each epoch's shuffle and step keys derive from
+  (rng, epoch, step) alone, so a resumed run replays exactly the same batches
+  and noise as an uninterrupted one.
+  """
+  n = images.shape[1] if num_seeds else images.shape[0]
+  if batch_size % mesh.size:
+    raise MedaugError(f'batch size {batch_size} is not divisible by the '
+                      f'{mesh.size} devices of the mesh.')
+  history, start, train_s = [], 0, 0.0
+  if checkpoints is not None and checkpoints.latest_epoch() is not None:
+    state, meta = checkpoints.restore(state)
+    start, history, train_s = meta['epoch'], meta['history'], meta['train_s']
+    if print_every:
+      print(f'[{phase}] resuming after epoch {start}/{epochs}', flush=True)
+  if log is not None:
+    log.rewind(phase, start)
+  step_fn = make_train_step(objective, mesh, num_seeds)
+  shuffle = jax.jit(jax.vmap(epoch_batches, (0, None, None)) if num_seeds
+                    else epoch_batches, static_argnums=(1, 2))
+  steps = -(-n // batch_size)
+  t_run = time.perf_counter()
+  for epoch in range(start, epochs):
+    t0 = time.perf_counter()
+    keys = jax.vmap(lambda k: jax.random.fold_in(jax.random.wrap_key_data(k), epoch))(rng) \
+        if num_seeds else jax.random.fold_in(jax.random.wrap_key_data(rng), epoch)
+    shuffle_key, step_key = (jax.vmap(jax.random.split, out_axes=1)(keys) if num_seeds
+                             else jax.random.split(keys))
+    idx, mask = shuffle(shuffle_key, n, batch_size)
+    sums = None
+    for i in range(steps):
+      state, m = step_fn(state, images, labels, idx, mask, i, step_key)
+      # Sum weighted by valid rows; stays on device until the epoch ends.
+      w = jnp.sum(mask[..., i, :], axis=-1).astype(jnp.float32)
+      m = jax.tree.map(lambda v: v * w, m)
+      sums = m if sums is None else jax.tree.map(jnp.add, sums, m)
+    sums = jax.device_get(sums)
+    epoch_train_s = time.perf_counter() - t0
+    train_s += epoch_train_s
+    metrics = {k: np.asarray(v) / n for k, v in sums.items()}
+    _check_finite(phase, epoch + 1, metrics)
+    record = {'phase': phase, 'epoch': epoch + 1,
+              **{k: _tolist(v) for k, v in metrics.items()}}
+    if evaluate is not None:
+      record.update(evaluate(state, epoch + 1, history))
+    record['epoch_s'] = round(time.perf_counter() - t0, 3)
+    history.append(record)
+    if log is not None:
+      log.append(record)
+    last = epoch + 1 == epochs
+    if checkpoints is not None and ((epoch + 1) % checkpoint_every == 0 or last):
+      checkpoints.save(epoch + 1, state,
+                       {'epoch': epoch + 1, 'history': history, 'train_s': train_s})
+    if print_every and ((epoch + 1) % print_every == 0 or last):
+      done = epoch + 1 - start
+      eta = (time.perf_counter() - t_run) / done * (epochs - epoch - 1)
+      shown = ' '.join(f'{k} {_short(v)}' for k, v in record.items()
+                       if k not in ('phase', 'epoch', 'epoch_s'))
+      print(f'[{phase}] epoch {epoch + 1}/{epochs} {shown} '
+            f'({record["epoch_s"]:.1f}s, ETA {_fmt_time(eta)})', flush=True)
+  return Fit(state, history, train_s, n * epochs * (num_seeds or 1))
+
+
+def _tolist(v):
+  v = np.asarray(v)
+  return float(v) if v.ndim == 0 else v.tolist()
+
+
+def _short(v):
+  if isinstance(v, (list, tuple)):
+    return '[' + ' '.join(f'{x:.4f}' for x in v) + ']'
+  return f'{v:.4f}' if isinstance(v, float) else str(v)
