@@ -188,14 +188,15 @@ def synthetic_splits(channels, num_classes=2, per_class=(200, 30, 60), seed=1234
     images, labels = [], []
     for c in range(num_classes):
       angle = 2 * np.pi * c / num_classes
-      cy, cx = 14 + 6 * np.sin(angle), 14 + 6 * np.cos(angle)
+      cy, cx = 14 + 7 * np.sin(angle), 14 + 7 * np.cos(angle)
       jitter = rng.normal(0, 1.5, size=(n, 2, 1, 1))
-      radius = rng.uniform(3, 6, size=(n, 1, 1))
+      radius = rng.uniform(3, 5, size=(n, 1, 1))
       blob = np.exp(-((yy - cy - jitter[:, 0]) ** 2 + (xx - cx - jitter[:, 1]) ** 2)
                     / (2 * radius ** 2))
-      stripes = 0.5 + 0.5 * np.sin((xx * np.cos(angle) + yy * np.sin(angle))
-                                   * (0.4 + 0.3 * c / num_classes))
-      img = 0.7 * blob + 0.2 * stripes + rng.normal(0, 0.08, size=(n, 28, 28))
+      # Stripes whose orientation also encodes the class: texture as well as shape.
+      theta = np.pi * c / num_classes
+      stripes = 0.5 + 0.5 * np.sin((xx * np.cos(theta) + yy * np.sin(theta)) * 0.8)
+      img = 0.6 * blob + 0.3 * stripes + rng.normal(0, 0.06, size=(n, 28, 28))
       img = np.repeat(img[..., None], channels, axis=-1)
       if channels == 3:
         tint = np.array([1.0, 0.6 + 0.4 * c / num_classes, 0.8], np.float32)

@@ -1,0 +1,62 @@
+"""The paper's experiment grid: 8 datasets x 4 methods x 5 seeds (Table 2).
+
+  python -m medaug_jax.grid --config=configs/grid.py --workdir=runs/table2
+  python -m medaug_jax.report runs/table2
+
+A cell is one (dataset, method) pair; its seeds share one config and, with
+base.vmap_seeds, train together as one vmapped program. A cell's config is
+`base` (the single-run config of configs/default.py) with `method` set and
+`generators.<method>` laid over `base.generator`. Override any field for the
+whole grid, e.g.
+  --config.base.classifier.epochs=5          every cell
+  --config.base.generator.num_per_class=50   every generator
+  --config.generators.cgan.epochs=200        the cGAN cells only
+  --config.datasets=breastmnist,pneumoniamnist --config.seeds=0,1,2
+Per-method generator fields win over base.generator: change e.g. generator
+epochs through generators.<method>.epochs.
+"""
+import ml_collections
+
+from configs import ae, cgan, cvae, default
+
+# The paper's eight 2D datasets (Table 2), in its order.
+PAPER_DATASETS = ('pathmnist', 'dermamnist', 'octmnist', 'pneumoniamnist',
+                  'breastmnist', 'organamnist', 'organcmnist', 'organsmnist')
+METHODS = ('none', 'ae', 'cvae', 'cgan')
+METHOD_CONFIGS = {'ae': ae, 'cvae': cvae, 'cgan': cgan}
+
+
+def generator_overrides():
+  """Each method's generator fields that differ from the defaults (taken
+  from configs/{ae,cvae,cgan}.py, so the single runs and the grid agree)."""
+  base = default.get_config().generator
+  out = ml_collections.ConfigDict()
+  for name, module in METHOD_CONFIGS.items():
+    gen = module.get_config().generator
+    out[name] = ml_collections.ConfigDict(
+        {k: v for k, v in gen.items() if base.get(k) != v})
+  return out
+
+
+def get_config():
+  config = ml_collections.ConfigDict()
+  config.profile = 'paper'
+  config.description = ("The paper's protocol and budgets: ResNet-18 (width 64), "
+                        'SGD 1e-3, batch 128, 100 epochs; AE/CVAE 300 and cGAN 1000 '
+                        'generator epochs.')
+  config.datasets = PAPER_DATASETS
+  config.methods = METHODS
+  config.seeds = (0, 1, 2, 3, 4)
+  config.base = default.get_config()
+  config.generators = generator_overrides()
+  # After a cell has results for all its seeds, delete its resume checkpoints
+  # (a width-64 ResNet-18 with momentum is ~90 MB per seed).
+  config.keep_checkpoints = False
+  # Re-run cells that failed (failed.json) when the grid is started again.
+  config.retry_failed = True
+  # If a vmapped cell fails (e.g. one seed's GAN diverges), run its seeds one by
+  # one so the good seeds still finish and only the bad ones are marked failed.
+  config.fallback_sequential = True
+  # Stop the grid at the first failing cell instead of recording it and going on.
+  config.stop_on_error = False
+  return config

@@ -1,0 +1,322 @@
+"""The results table in one command: every (dataset, method) cell of a grid,
+several seeds each, with the single-run code of medaug_jax.train.
+
+  python -m medaug_jax.grid --config=configs/grid.py --workdir=runs/table2
+  python -m medaug_jax.report runs/table2
+
+Layout under --workdir:
+  grid.json                       the resolved grid config and the cell list
+  <dataset>/<method>/cell.json    status, seeds and wall time of a cell
+  <dataset>/<method>/failed.json  the one-line error(s) of a failed cell
+  <dataset>/<method>/seed_<s>/    one run's workdir (config.json, results.json,
+                                  metrics.jsonl, samples.png, ...)
+
+A re-started grid skips cells whose seeds all have results (same config),
+resumes an interrupted cell from its checkpoints, and retries failed cells
+(grid.retry_failed). A failing cell is recorded and the grid goes on.
+"""
+import hashlib
+import json
+import os
+import shutil
+import sys
+import time
+import traceback
+
+from absl import app, flags, logging
+import ml_collections
+from ml_collections import config_flags
+
+from medaug_jax.errors import MedaugError
+
+FLAGS = flags.FLAGS
+config_flags.DEFINE_config_file('config', None, 'Grid config file (configs/grid.py).',
+                                lock_config=True)
+flags.DEFINE_string('workdir', None, 'Directory holding every cell of the grid.')
+flags.DEFINE_bool('overwrite', False, 'Delete runs made with a different config.')
+flags.DEFINE_bool('multihost', None,
+                  'Call jax.distributed.initialize() first (Cloud TPU pods, multi-host '
+                  'GPU). Default: on when $MEDAUG_MULTIHOST is 1.')
+flags.DEFINE_bool('report', True, 'Write the report (report.md etc.) at the end.')
+flags.mark_flags_as_required(['config', 'workdir'])
+
+
+def _as_tuple(value):
+  if isinstance(value, str):
+    return tuple(v.strip() for v in value.split(',') if v.strip())
+  return tuple(value)
+
+
+def cells(grid):
+  """[(dataset, method)] in table order."""
+  return [(d.lower(), m) for d in _as_tuple(grid.datasets) for m in _as_tuple(grid.methods)]
+
+
+def seeds_of(grid):
+  return [int(s) for s in _as_tuple(grid.seeds)]
+
+
+def cell_config(grid, dataset, method):
+  """The single-run config of one cell: base + method + its generator fields."""
+  config = ml_collections.ConfigDict(grid.base.to_dict())
+  config.dataset = dataset
+  config.method = method
+  overrides = grid.generators.get(method) if method != 'none' else None
+  if overrides is not None:
+    for key, value in overrides.items():
+      config.generator[key] = value
+  return config
+
+
+def cell_dir(workdir, dataset, method):
+  return os.path.join(workdir, dataset, method)
+
+
+def seed_dir(cdir, seed):
+  return os.path.join(cdir, f'seed_{seed}')
+
+
+def _group_dir(cdir, config, seeds):
+  """Where a vmapped group keeps its checkpoints: keyed by the seeds and the
+  config, so a group of other seeds or another config never restores them."""
+  from medaug_jax import train  # pylint: disable=g-import-not-at-top
+  sem = train._semantic(config)  # pylint: disable=protected-access
+  sem.pop('seed', None)
+  digest = hashlib.sha1(json.dumps(sem, sort_keys=True).encode()).hexdigest()[:8]
+  return os.path.join(cdir, f'_vmap_s{"_".join(map(str, seeds))}_{digest}')
+
+
+def _finished(config, workdir):
+  """True when workdir holds results.json of this same config."""
+  from medaug_jax import train  # pylint: disable=g-import-not-at-top
+  res, cfg = os.path.join(workdir, 'results.json'), os.path.join(workdir, 'config.json')
+  if not (os.path.exists(res) and os.path.exists(cfg)):
+    return False
+  with open(cfg) as f:
+    old = ml_collections.ConfigDict(json.load(f))
+  return train._semantic(old) == train._semantic(config)  # pylint: disable=protected-access
+
+
+def _seed_config(config, seed):
+  c = ml_collections.ConfigDict(config.to_dict())
+  c.seed = int(seed)
+  return c
+
+
+def split_metrics(group_log, seeds, workdirs):
+  """Copies each seed's lines out of a vmapped group's metrics.jsonl (values
+  with a leading seed axis) into its own workdir/metrics.jsonl."""
+  if not os.path.exists(group_log):
+    return
+  with open(group_log) as f:
+    records = [json.loads(l) for l in f if l.strip()]
+  for i, (seed, w) in enumerate(zip(seeds, workdirs)):
+    lines = []
+    for r in records:
+      one = {k: (v[i] if isinstance(v, list) and len(v) == len(seeds) else v)
+             for k, v in r.items()}
+      one['seed'] = seed
+      lines.append(json.dumps(one, sort_keys=True))
+    from medaug_jax.checkpoint import write_atomic  # pylint: disable=g-import-not-at-top
+    write_atomic(os.path.join(w, 'metrics.jsonl'), '\n'.join(lines) + '\n')
+
+
+def _one_line(e):
+  msg = str(e).strip().splitlines()
+  return f'{type(e).__name__}: {msg[0] if msg else ""}'.strip().rstrip(':')
+
+
+def _write(path, obj):
+  from medaug_jax.checkpoint import write_json  # pylint: disable=g-import-not-at-top
+  write_json(path, obj)
+
+
+def _clean_checkpoints(cdir, workdirs):
+  """Deletes resume checkpoints of a finished cell (keeps classifier_best)."""
+  for name in os.listdir(cdir):
+    if name.startswith('_vmap_'):
+      shutil.rmtree(os.path.join(cdir, name), ignore_errors=True)
+  for w in workdirs:
+    for sub in ('classifier', 'generator'):
+      shutil.rmtree(os.path.join(w, 'checkpoints', sub), ignore_errors=True)
+
+
+def run_cell(grid, workdir, dataset, method, overwrite=False, log=print):
+  """Trains one cell's seeds (vmapped or one by one, as base.vmap_seeds says).
+
+  Returns the cell status dict (also written to cell.json). Errors in a seed
+  are caught, written to failed.json, and do not stop the other seeds when
+  they run one by one.
+  """
+  from medaug_jax import train  # pylint: disable=g-import-not-at-top
+  config = cell_config(grid, dataset, method)
+  seeds = seeds_of(grid)
+  cdir = cell_dir(workdir, dataset, method)
+  os.makedirs(cdir, exist_ok=True)
+  workdirs = [seed_dir(cdir, s) for s in seeds]
+  failed_path = os.path.join(cdir, 'failed.json')
+  t0 = time.perf_counter()
+  done = [_finished(_seed_config(config, s), w) for s, w in zip(seeds, workdirs)]
+  status = {'dataset': dataset, 'method': method, 'seeds': seeds}
+  if all(done):
+    status.update(state='skipped', wall_s=0.0)
+    if os.path.exists(failed_path):
+      os.remove(failed_path)
+    return status
+  errors = {}
+  todo = [(s, w) for s, w, d in zip(seeds, workdirs, done) if not d]
+  mode = 'vmap' if config.vmap_seeds and len(todo) > 1 else 'sequential'
+  if mode == 'vmap':
+    group = _group_dir(cdir, config, [s for s, _ in todo])
+    try:
+      train.train_seeds(config, [s for s, _ in todo], [w for _, w in todo], group,
+                        overwrite)
+      split_metrics(os.path.join(group, 'metrics.jsonl'), [s for s, _ in todo],
+                    [w for _, w in todo])
+    except Exception as e:  # pylint: disable=broad-except
+      if not isinstance(e, MedaugError):
+        traceback.print_exc()
+      log(f'[grid] {dataset}/{method}: vmapped seeds failed: {_one_line(e)}')
+      if not grid.fallback_sequential:
+        errors = {s: _one_line(e) for s, _ in todo}
+      else:
+        log(f'[grid] {dataset}/{method}: running its seeds one by one')
+        mode = 'vmap->sequential'
+        shutil.rmtree(group, ignore_errors=True)
+  if mode != 'vmap':
+    for s, w in todo:
+      try:
+        train.train_seeds(config, [s], [w], w, overwrite)
+      except Exception as e:  # pylint: disable=broad-except
+        if not isinstance(e, MedaugError):
+          traceback.print_exc()
+        errors[s] = _one_line(e)
+        log(f'[grid] {dataset}/{method} seed {s} failed: {errors[s]}')
+        if grid.stop_on_error:
+          break
+  wall = time.perf_counter() - t0
+  ok = [s for s in seeds if s not in errors]
+  status.update(state='failed' if errors else 'done', mode=mode, wall_s=round(wall, 2),
+                seeds_ok=ok, seeds_failed=sorted(errors))
+  if errors:
+    _write(failed_path, {'dataset': dataset, 'method': method,
+                         'error': next(iter(errors.values())),
+                         'errors': {str(s): m for s, m in errors.items()},
+                         'seeds_failed': sorted(errors),
+                         'time': time.strftime('%Y-%m-%dT%H:%M:%S')})
+  else:
+    if os.path.exists(failed_path):
+      os.remove(failed_path)
+    if not grid.keep_checkpoints:
+      _clean_checkpoints(cdir, workdirs)
+  _write(os.path.join(cdir, 'cell.json'), status)
+  return status
+
+
+def grid_summary(grid, workdir):
+  import jax  # pylint: disable=g-import-not-at-top
+  return {'profile': grid.get('profile', ''), 'description': grid.get('description', ''),
+          'datasets': [d for d in dict.fromkeys(d for d, _ in cells(grid))],
+          'methods': list(_as_tuple(grid.methods)), 'seeds': seeds_of(grid),
+          'config': json.loads(grid.to_json_best_effort()),
+          'backend': jax.default_backend(), 'device_count': jax.device_count(),
+          'process_count': jax.process_count()}
+
+
+def run_grid(grid, workdir, overwrite=False, log=print):
+  """Runs every cell of `grid` under workdir; returns [cell status]."""
+  import jax  # pylint: disable=g-import-not-at-top
+  os.makedirs(workdir, exist_ok=True)
+  _write(os.path.join(workdir, 'grid.json'), grid_summary(grid, workdir))
+  t0 = time.perf_counter()
+  todo = cells(grid)
+  statuses = []
+  for k, (dataset, method) in enumerate(todo):
+    cdir = cell_dir(workdir, dataset, method)
+    if (not grid.retry_failed and os.path.exists(os.path.join(cdir, 'failed.json'))
+        and not overwrite):
+      log(f'[grid] {k + 1}/{len(todo)} {dataset}/{method}: failed before, not retried '
+          '(grid.retry_failed=False)')
+      statuses.append({'dataset': dataset, 'method': method, 'state': 'failed'})
+      continue
+    log(f'[grid] {k + 1}/{len(todo)} {dataset}/{method} seeds {seeds_of(grid)} '
+        f'({time.perf_counter() - t0:.0f}s elapsed)')
+    try:
+      st = run_cell(grid, workdir, dataset, method, overwrite, log)
+    except Exception as e:  # pylint: disable=broad-except
+      # Errors before any seed ran (bad config, missing dataset file, ...).
+      if not isinstance(e, MedaugError):
+        traceback.print_exc()
+      _write(os.path.join(cdir, 'failed.json'),
+             {'dataset': dataset, 'method': method, 'error': _one_line(e),
+              'errors': {}, 'seeds_failed': seeds_of(grid),
+              'time': time.strftime('%Y-%m-%dT%H:%M:%S')})
+      st = {'dataset': dataset, 'method': method, 'state': 'failed',
+            'seeds_failed': seeds_of(grid), 'error': _one_line(e)}
+      log(f'[grid] {dataset}/{method} failed: {_one_line(e)}')
+    statuses.append(st)
+    log(f"[grid] {dataset}/{method}: {st['state']}"
+        + (f" in {st['wall_s']:.0f}s" if st.get('wall_s') else ''))
+    if st['state'] == 'failed' and grid.stop_on_error:
+      break
+  total = time.perf_counter() - t0
+  summary = grid_summary(grid, workdir)
+  summary.update(wall_s=round(total, 2), cells=statuses,
+                 finished=time.strftime('%Y-%m-%dT%H:%M:%S'))
+  if jax.process_index() == 0:
+    _write(os.path.join(workdir, 'grid.json'), summary)
+  n_failed = sum(s['state'] == 'failed' for s in statuses)
+  log(f'[grid] {len(statuses)} cells in {total:.0f}s; {n_failed} failed')
+  return statuses
+
+
+def maybe_initialize_distributed(multihost=None):
+  """jax.distributed.initialize() for multi-host runs (flag or $MEDAUG_MULTIHOST=1).
+
+  On Cloud TPU VMs the coordinator and process ids are found automatically;
+  elsewhere set JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES, JAX_PROCESS_ID.
+  """
+  if multihost is None:
+    multihost = os.environ.get('MEDAUG_MULTIHOST', '') in ('1', 'true', 'True')
+  if not multihost:
+    return False
+  import jax  # pylint: disable=g-import-not-at-top
+  kwargs = {}
+  if os.environ.get('JAX_COORDINATOR_ADDRESS'):
+    kwargs = {'coordinator_address': os.environ['JAX_COORDINATOR_ADDRESS'],
+              'num_processes': int(os.environ['JAX_NUM_PROCESSES']),
+              'process_id': int(os.environ['JAX_PROCESS_ID'])}
+  jax.distributed.initialize(**kwargs)
+  print(f'[grid] process {jax.process_index()}/{jax.process_count()}: '
+        f'{jax.local_device_count()} local, {jax.device_count()} global devices',
+        flush=True)
+  return True
+
+
+def run(grid, workdir, overwrite=False, multihost=None, report=True):
+  """Everything `python -m medaug_jax.grid` does; returns [cell status]."""
+  import jax  # pylint: disable=g-import-not-at-top
+  maybe_initialize_distributed(multihost)
+  statuses = run_grid(grid, workdir, overwrite)
+  if report and jax.process_index() == 0:
+    from medaug_jax import report as report_lib  # pylint: disable=g-import-not-at-top
+    path = report_lib.write_report(workdir)
+    print(f'[grid] report: {path}', flush=True)
+  return statuses
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+  logging.set_verbosity(logging.WARNING)
+  try:
+    statuses = run(FLAGS.config, FLAGS.workdir, FLAGS.overwrite, FLAGS.multihost,
+                   FLAGS.report)
+  except MedaugError as e:
+    sys.exit(f'error: {e}')
+  if any(s['state'] == 'failed' for s in statuses):
+    sys.exit(1)
+
+
+if __name__ == '__main__':
+  app.run(main)

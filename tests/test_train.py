@@ -1,0 +1,126 @@
+"""The runner end to end: outputs, resume after kill -9, 1 vs 8 devices,
+bad configs and workdirs."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, run_main, tiny_config
+from medaug_jax import train
+from medaug_jax.errors import MedaugError
+
+TINY = ['--config=configs/none.py', '--config.dataset=synthetic',
+        '--config.data.train_per_class=24', '--config.classifier.width=4',
+        '--config.classifier.batch_size=16', '--config.classifier.eval_batch_size=64']
+
+
+def _metrics(results):
+  return {k: results[k] for k in ('selected', 'best_test', 'last', 'sizes')}
+
+
+def test_outputs_and_selection(tmp_path):
+  cfg = tiny_config(**{'classifier.epochs': 3})
+  res = train.train_and_evaluate(cfg, str(tmp_path))
+  for f in ('config.json', 'metrics.jsonl', 'results.json'):
+    assert os.path.exists(tmp_path / f)
+  assert os.path.isdir(tmp_path / 'checkpoints' / 'classifier')
+  assert os.path.isdir(tmp_path / 'checkpoints' / 'classifier_best')
+  lines = [json.loads(l) for l in open(tmp_path / 'metrics.jsonl')]
+  assert [l['epoch'] for l in lines] == [1, 2, 3]
+  best = max(lines, key=lambda l: l['val_auc'])
+  assert res['selected']['epoch'] == best['epoch']
+  assert res['selected']['test_auc'] == best['test_auc']
+  assert res['best_test']['acc'] == max(l['test_acc'] for l in lines)
+  assert res['sizes'] == {'train': 48, 'train_real': 48, 'val': 6, 'test': 120, 'generated': 0}
+  assert res['timing']['images_per_s'] > 0 and res['env']['device_count'] >= 1
+  # A finished run is not trained again.
+  again = train.train_and_evaluate(cfg, str(tmp_path))
+  assert again == res
+
+
+def test_resume_after_kill_equals_uninterrupted(tmp_path):
+  args = TINY + ['--config.classifier.epochs=6']
+  ref = run_main(args + [f'--workdir={tmp_path / "ref"}'])
+  assert ref.returncode == 0, ref.stderr[-2000:]
+  work = tmp_path / 'killed'
+  proc = subprocess.Popen([sys.executable, '-m', 'medaug_jax.main', *args, f'--workdir={work}'],
+                          cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+  log = work / 'metrics.jsonl'
+  deadline = time.time() + 300
+  while time.time() < deadline:
+    if log.exists() and sum(1 for _ in open(log)) >= 3:
+      break
+    time.sleep(0.05)
+  proc.send_signal(signal.SIGKILL)
+  proc.wait()
+  assert not (work / 'results.json').exists(), 'killed too late to test resume'
+  resumed = run_main(args + [f'--workdir={work}'])
+  assert resumed.returncode == 0, resumed.stderr[-2000:]
+  assert 'resuming after epoch' in resumed.stdout
+  a = json.load(open(tmp_path / 'ref' / 'results.json'))
+  b = json.load(open(work / 'results.json'))
+  assert _metrics(a) == _metrics(b)
+  epochs = [json.loads(l)['epoch'] for l in open(work / 'metrics.jsonl')]
+  assert epochs == [1, 2, 3, 4, 5, 6]
+
+
+def test_one_vs_eight_devices(tmp_path):
+  args = TINY + ['--config.classifier.epochs=2']
+  outs = {}
+  for n in (1, 8):
+    env = {'XLA_FLAGS': f'--xla_force_host_platform_device_count={n}'}
+    r = run_main(args + [f'--workdir={tmp_path / str(n)}'], env=env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    outs[n] = json.load(open(tmp_path / str(n) / 'results.json'))
+    assert outs[n]['env']['device_count'] == n
+  log = lambda n: [json.loads(l) for l in open(tmp_path / str(n) / 'metrics.jsonl')]
+  for a, b in zip(log(1), log(8)):
+    # The loss is continuous in the float noise of another reduction order;
+    # AUC/ACC may flip a near-tied pair (1/3600 of test AUC here), no more.
+    assert a['loss'] == pytest.approx(b['loss'], rel=1e-4)
+    for k in ('val_auc', 'test_auc', 'val_acc', 'test_acc'):
+      assert a[k] == pytest.approx(b[k], abs=2e-3), k
+
+
+@pytest.mark.parametrize('override,match', [
+    ({'classifier.epochs': 0}, 'classifier.epochs must be a positive'),
+    ({'classifier.batch_size': -4}, 'classifier.batch_size must be a positive'),
+    ({'classifier.lr': 0.0}, 'classifier.lr must be a positive'),
+    ({'classifier.optimizer': 'lbfgs'}, 'optimizer'),
+    ({'dataset': 'nosuchmnist'}, 'unknown dataset'),
+    ({'method': 'diffusion'}, 'unknown generator'),
+])
+def test_bad_config_values(tmp_path, override, match):
+  with pytest.raises(MedaugError, match=match):
+    train.train_and_evaluate(tiny_config(**override), str(tmp_path / 'w'))
+  assert not (tmp_path / 'w').exists()  # nothing half-written
+
+
+def test_workdir_of_other_config_is_refused(tmp_path):
+  train.prepare_workdir(tiny_config(), str(tmp_path))
+  other = tiny_config(**{'classifier.lr': 0.5})
+  with pytest.raises(MedaugError, match='different config'):
+    train.prepare_workdir(other, str(tmp_path))
+  assert train.prepare_workdir(other, str(tmp_path), overwrite=True) is None
+  assert json.load(open(tmp_path / 'config.json'))['classifier']['lr'] == 0.5
+
+
+def test_main_prints_one_line_error(tmp_path):
+  r = run_main(TINY + ['--config.classifier.epochs=0', f'--workdir={tmp_path / "w"}'])
+  assert r.returncode != 0
+  errors = [l for l in r.stderr.splitlines() if l.startswith('error:')]
+  assert len(errors) == 1 and 'classifier.epochs' in errors[0]
+  assert 'Traceback' not in r.stderr
+
+
+def test_masked_last_batch_counts_every_image():
+  import jax
+  from medaug_jax.trainer import epoch_batches
+  idx, mask = epoch_batches(jax.random.key(0), 50, 16)
+  assert idx.shape == (4, 16) and int(mask.sum()) == 50
+  assert sorted(np.asarray(idx)[np.asarray(mask)].tolist()) == list(range(50))
