@@ -12,8 +12,10 @@ whole grid, e.g.
   --config.base.generator.num_per_class=50   every generator
   --config.generators.cgan.epochs=200        the cGAN cells only
   --config.datasets=breastmnist,pneumoniamnist --config.seeds=0,1,2
-Per-method generator fields win over base.generator: change e.g. generator
-epochs through generators.<method>.epochs.
+Per-method generator fields (epochs, lr, b1, hidden, latent and whatever a
+method's config changes) win over base.generator: change e.g. generator epochs
+through generators.<method>.epochs; base.generator holds the shared ones
+(batch_size, num_per_class, checkpoint_every, print_every).
 """
 import ml_collections
 
@@ -23,18 +25,22 @@ from configs import ae, cgan, cvae, default
 PAPER_DATASETS = ('pathmnist', 'dermamnist', 'octmnist', 'pneumoniamnist',
                   'breastmnist', 'organamnist', 'organcmnist', 'organsmnist')
 METHODS = ('none', 'ae', 'cvae', 'cgan')
+# Generator fields every method sets for itself; base.generator's values of
+# these are shadowed in generator cells (set generators.<method>.<field>).
+PER_METHOD = ('epochs', 'lr', 'b1', 'hidden', 'latent')
 METHOD_CONFIGS = {'ae': ae, 'cvae': cvae, 'cgan': cgan}
 
 
 def generator_overrides():
-  """Each method's generator fields that differ from the defaults (taken
-  from configs/{ae,cvae,cgan}.py, so the single runs and the grid agree)."""
+  """Each method's own generator fields (taken from configs/{ae,cvae,cgan}.py,
+  so the single runs and the grid agree): the paper's per-method settings
+  (PER_METHOD) plus any other field that method's config changes."""
   base = default.get_config().generator
   out = ml_collections.ConfigDict()
   for name, module in METHOD_CONFIGS.items():
     gen = module.get_config().generator
     out[name] = ml_collections.ConfigDict(
-        {k: v for k, v in gen.items() if base.get(k) != v})
+        {k: v for k, v in gen.items() if k in PER_METHOD or base.get(k) != v})
   return out
 
 

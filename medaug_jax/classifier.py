@@ -112,4 +112,5 @@ class Evaluator:
 
 
 def evaluate_scores(labels, scores, task):
-  return {'auc': metrics.auc(labels, scores, task), 'acc': metrics.acc(labels, scores, task)}
+  return {'auc': metrics.auc(labels, scores, task), 'acc': metrics.acc(labels, scores, task),
+          'loss': metrics.log_loss(labels, scores, task)}

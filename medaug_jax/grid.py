@@ -165,7 +165,7 @@ def run_cell(grid, workdir, dataset, method, overwrite=False, log=print):
     return status
   errors = {}
   todo = [(s, w) for s, w, d in zip(seeds, workdirs, done) if not d]
-  mode = 'vmap' if config.vmap_seeds and len(todo) > 1 else 'sequential'
+  mode = 'vmap' if train.vmap_wanted(config) and len(todo) > 1 else 'sequential'
   if mode == 'vmap':
     group = _group_dir(cdir, config, [s for s, _ in todo])
     try:

@@ -38,3 +38,13 @@ def acc(y_true, y_score, task, threshold=0.5):
     pos = y_score[:, -1] if y_score.ndim == 2 else y_score
     return float(np.mean((pos > threshold) == y_true))
   return float(np.mean(np.argmax(y_score, -1) == y_true))
+
+
+def log_loss(y_true, y_score, task, eps=1e-7):
+  """Mean cross-entropy of probabilities (BCE per label for multi-label)."""
+  p = np.clip(np.asarray(y_score, np.float64), eps, 1 - eps)
+  y_true = np.asarray(y_true)
+  if task.startswith('multi-label'):
+    return float(-np.mean(y_true * np.log(p) + (1 - y_true) * np.log(1 - p)))
+  y_true = y_true.reshape(-1).astype(int)
+  return float(-np.mean(np.log(p[np.arange(len(y_true)), y_true])))

@@ -344,13 +344,16 @@ def plot_dataset(path, dataset, drows):
   import matplotlib  # pylint: disable=g-import-not-at-top
   matplotlib.use('Agg')
   import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
-  fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+  fig, axes = plt.subplots(1, 2, figsize=(9, 4.2))
   x = np.arange(len(drows))
   for ax, name, label in zip(axes, ('auc', 'acc'), ('test AUC', 'test ACC')):
     means = np.array([r[f'{name}_mean'] for r in drows])
     stds = np.nan_to_num(np.array([r[f'{name}_std'] for r in drows]))
     ok = np.isfinite(means)
-    ax.bar(x[ok], means[ok], yerr=stds[ok], capsize=5, color='#8fb3d9',
+    shown = [v for r in drows for v in list(r[f'_{name}'].values()) + [r[f'paper_{name}']]
+             if v is not None and math.isfinite(v)]
+    bottom = max(0.0, min([0.5] + [math.floor(v * 10) / 10 for v in shown]))
+    ax.bar(x[ok], means[ok], width=0.6, yerr=stds[ok], capsize=5, color='#8fb3d9',
            edgecolor='#2b5d8a', label='ours: mean ± std (val-selected)')
     for i, r in enumerate(drows):
       vals = list(r[f'_{name}'].values())
@@ -366,19 +369,21 @@ def plot_dataset(path, dataset, drows):
         ax.scatter([i], [p], marker='D', s=40, facecolor='none', edgecolor='#c0392b',
                    zorder=4, label="paper's Table 2" if i == 0 else None)
       if r['status'] in ('failed', 'missing'):
-        ax.text(i, 0.52, r['status'].upper(), ha='center', va='bottom', color='#c0392b',
+        ax.text(i, bottom + 0.02, r['status'].upper(), ha='center', va='bottom', color='#c0392b',
                 rotation=90, fontsize=9)
       elif r['status'] != 'ok':
-        ax.text(i, 0.52, f"n={r['n']}/{r['n_expected']}", ha='center', va='bottom',
+        ax.text(i - 0.38, bottom + 0.02, f"n={r['n']}/{r['n_expected']}", ha='center', va='bottom',
                 color='#c0392b', rotation=90, fontsize=8)
     ax.set_xticks(x)
     ax.set_xticklabels([f"{r['method']}\n(n={r['n']})" for r in drows])
-    ax.set_ylim(0.5, 1.0)
+    ax.set_ylim(bottom, 1.0)
+    ax.set_xlim(-0.6, len(drows) - 0.4)
     ax.set_ylabel(label)
     ax.grid(axis='y', alpha=0.3)
-  axes[0].legend(fontsize=7, loc='lower left')
+  handles, labels = axes[0].get_legend_handles_labels()
+  fig.legend(handles, labels, fontsize=7, loc='lower center', ncol=4, frameon=False)
   fig.suptitle(dataset)
-  fig.tight_layout()
+  fig.tight_layout(rect=(0, 0.07, 1, 1))
   fig.savefig(path, dpi=110)
   plt.close(fig)
 

@@ -55,7 +55,8 @@ def epoch_batches(rng, n, batch_size):
   steps = -(-n // batch_size)
   perm = jax.random.permutation(rng, n)
   pad = steps * batch_size - n
-  idx = jnp.concatenate([perm, perm[:pad]]) if pad else perm
+  # Padded rows are masked out; modulo keeps sets smaller than a batch valid.
+  idx = jnp.concatenate([perm, perm[jnp.arange(pad) % n]]) if pad else perm
   mask = jnp.arange(steps * batch_size) < n
   return idx.reshape(steps, batch_size), mask.reshape(steps, batch_size)
 
@@ -77,6 +78,26 @@ def make_train_step(objective, mesh, num_seeds=None):
   if num_seeds:
     step = jax.vmap(step, in_axes=(0, 0, 0, 0, 0, None, 0))
   return jax.jit(step, donate_argnums=0)
+
+
+def make_accumulating_step(objective, mesh, num_seeds=None):
+  """make_train_step that also adds each metric, weighted by the batch's
+  real rows, to running sums: one dispatch per step and no host work."""
+  step = make_train_step(objective, mesh, num_seeds)
+
+  def accumulate(state, sums, images, labels, idx, mask, i, rng):
+    state, m = step(state, images, labels, idx, mask, i, rng)
+    w = jnp.sum(mask[..., i, :], axis=-1).astype(jnp.float32)
+    return state, jax.tree.map(lambda total, v: total + v * w, sums, m)
+
+  return jax.jit(accumulate, donate_argnums=(0, 1)), step
+
+
+def _epoch_plan(rng, epoch, n, batch_size):
+  """The epoch's shuffled batches and step key, from (rng, epoch) alone."""
+  shuffle_key, step_key = jax.random.split(
+      jax.random.fold_in(jax.random.wrap_key_data(rng), epoch))
+  return (*epoch_batches(shuffle_key, n, batch_size), step_key)
 
 
 def stack_trees(trees):
@@ -157,25 +178,21 @@ def fit(objective, state, images, labels, *, phase, epochs, batch_size, rng,
       print(f'[{phase}] resuming after epoch {start}/{epochs}', flush=True)
   if log is not None:
     log.rewind(phase, start)
-  step_fn = make_train_step(objective, mesh, num_seeds)
-  shuffle = jax.jit(jax.vmap(epoch_batches, (0, None, None)) if num_seeds
-                    else epoch_batches, static_argnums=(1, 2))
+  step_fn, raw_step = make_accumulating_step(objective, mesh, num_seeds)
+  plan = jax.jit(jax.vmap(_epoch_plan, (0, None, None, None)) if num_seeds else _epoch_plan,
+                 static_argnums=(2, 3))
   steps = -(-n // batch_size)
+  metric_shapes = None
   t_run = time.perf_counter()
   for epoch in range(start, epochs):
     t0 = time.perf_counter()
-    keys = jax.vmap(lambda k: jax.random.fold_in(jax.random.wrap_key_data(k), epoch))(rng) \
-        if num_seeds else jax.random.fold_in(jax.random.wrap_key_data(rng), epoch)
-    shuffle_key, step_key = (jax.vmap(jax.random.split, out_axes=1)(keys) if num_seeds
-                             else jax.random.split(keys))
-    idx, mask = shuffle(shuffle_key, n, batch_size)
-    sums = None
+    idx, mask, step_key = plan(rng, epoch, n, batch_size)
+    if metric_shapes is None:
+      metric_shapes = jax.eval_shape(raw_step, state, images, labels, idx, mask, 0, step_key)[1]
+    # Fresh each epoch: the step donates (reuses) the buffers it is given.
+    sums = jax.tree.map(lambda a: jnp.zeros(a.shape, jnp.float32), metric_shapes)
     for i in range(steps):
-      state, m = step_fn(state, images, labels, idx, mask, i, step_key)
-      # Sum weighted by valid rows; stays on device until the epoch ends.
-      w = jnp.sum(mask[..., i, :], axis=-1).astype(jnp.float32)
-      m = jax.tree.map(lambda v: v * w, m)
-      sums = m if sums is None else jax.tree.map(jnp.add, sums, m)
+      state, sums = step_fn(state, sums, images, labels, idx, mask, i, step_key)
     sums = jax.device_get(sums)
     epoch_train_s = time.perf_counter() - t0
     train_s += epoch_train_s

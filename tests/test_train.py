@@ -32,7 +32,7 @@ def test_outputs_and_selection(tmp_path):
   assert os.path.isdir(tmp_path / 'checkpoints' / 'classifier_best')
   lines = [json.loads(l) for l in open(tmp_path / 'metrics.jsonl')]
   assert [l['epoch'] for l in lines] == [1, 2, 3]
-  best = max(lines, key=lambda l: l['val_auc'])
+  best = max(lines, key=lambda l: (l['val_auc'], -l['val_loss']))
   assert res['selected']['epoch'] == best['epoch']
   assert res['selected']['test_auc'] == best['test_auc']
   assert res['best_test']['acc'] == max(l['test_acc'] for l in lines)

@@ -1,0 +1,167 @@
+"""The grid runner: resume skips finished cells, a failing cell is recorded and
+the rest go on, vmapped seeds equal seeds run one by one."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+from configs import grid as grid_config
+from medaug_jax import grid, report, train
+
+SEEDS = (0, 1)
+
+
+def tiny_grid(methods=('ae', 'none', 'cvae'), vmap=True):
+  """Synthetic data, width-4 ResNet, 2 epochs; the AE diverges (lr = inf)."""
+  g = grid_config.get_config()
+  g.profile = 'test'
+  g.datasets = ('synthetic',)
+  g.methods = methods
+  g.seeds = SEEDS
+  b = g.base
+  b.vmap_seeds = 'true' if vmap else 'false'
+  b.data.train_per_class = 20
+  b.classifier.width = 4
+  b.classifier.epochs = 2
+  b.classifier.batch_size = 32
+  b.classifier.eval_batch_size = 128
+  b.classifier.print_every = 0
+  b.generator.num_per_class = 10
+  b.generator.print_every = 0
+  b.generator.batch_size = 32
+  for m in ('ae', 'cvae', 'cgan'):
+    g.generators[m].epochs = 2
+    g.generators[m].hidden = (32, 16) if m != 'ae' else (32, 16, 16, 8)
+    g.generators[m].latent = 4
+  g.generators.ae.lr = float('inf')  # non-finite losses -> MedaugError
+  return g
+
+
+@pytest.fixture(scope='module')
+def first_run(tmp_path_factory):
+  workdir = str(tmp_path_factory.mktemp('grid'))
+  g = tiny_grid()
+  statuses = grid.run_grid(g, workdir)
+  return g, workdir, statuses
+
+
+def _results(workdir, method, seed):
+  with open(os.path.join(workdir, 'synthetic', method, f'seed_{seed}', 'results.json')) as f:
+    return json.load(f)
+
+
+def test_failing_cell_is_recorded_and_the_rest_run(first_run):
+  _, workdir, statuses = first_run
+  by_method = {s['method']: s for s in statuses}
+  # The failing cell came first; the later cells still ran.
+  assert [s['method'] for s in statuses] == ['ae', 'none', 'cvae']
+  assert by_method['ae']['state'] == 'failed'
+  assert by_method['ae']['seeds_failed'] == list(SEEDS)
+  assert by_method['none']['state'] == 'done'
+  assert by_method['cvae']['state'] == 'done'
+  with open(os.path.join(workdir, 'synthetic', 'ae', 'failed.json')) as f:
+    failed = json.load(f)
+  assert 'diverged' in failed['error'] and '\n' not in failed['error']
+  for s in SEEDS:
+    assert not os.path.exists(os.path.join(workdir, 'synthetic', 'ae', f'seed_{s}',
+                                           'results.json'))
+    assert _results(workdir, 'none', s)['seed'] == s
+  # The report marks the failed cell and does not average it in.
+  report.write_report(workdir)
+  rows = {r['method']: r for r in report.rows(report.collect(workdir))}
+  assert rows['ae']['status'] == 'failed' and rows['ae']['n'] == 0
+  assert np.isnan(rows['ae']['auc_mean'])
+  assert rows['none']['status'] == 'ok' and rows['none']['n'] == len(SEEDS)
+  with open(os.path.join(workdir, 'report.md')) as f:
+    md = f.read()
+  assert '**FAILED**' in md and 'diverged' in md
+
+
+def test_vmapped_cell_leaves_per_seed_logs_and_no_checkpoints(first_run):
+  _, workdir, _ = first_run
+  cdir = os.path.join(workdir, 'synthetic', 'cvae')
+  assert not [n for n in os.listdir(cdir) if n.startswith('_vmap_')]
+  for s in SEEDS:
+    w = os.path.join(cdir, f'seed_{s}')
+    with open(os.path.join(w, 'metrics.jsonl')) as f:
+      lines = [json.loads(l) for l in f]
+    cls = [l for l in lines if l['phase'] == 'classifier']
+    assert len(cls) == 2 and all(isinstance(l['test_auc'], float) for l in cls)
+    assert os.path.exists(os.path.join(w, 'samples.png'))
+    assert _results(workdir, 'cvae', s)['timing']['seeds_vmapped'] == len(SEEDS)
+
+
+def test_restart_skips_finished_cells(first_run, monkeypatch):
+  g, workdir, _ = first_run
+  calls = []
+  real = train.train_seeds
+
+  def spy(config, seeds, workdirs, group_dir, overwrite=False):
+    calls.append((config.method, list(seeds)))
+    return real(config, seeds, workdirs, group_dir, overwrite)
+
+  monkeypatch.setattr(train, 'train_seeds', spy)
+  before = {s: os.path.getmtime(os.path.join(workdir, 'synthetic', 'none', f'seed_{s}',
+                                             'results.json')) for s in SEEDS}
+  # Not retrying the failed cell: nothing may train at all.
+  g2 = tiny_grid()
+  g2.retry_failed = False
+  statuses = grid.run_grid(g2, workdir)
+  assert calls == []
+  assert {s['method']: s['state'] for s in statuses} == {
+      'ae': 'failed', 'none': 'skipped', 'cvae': 'skipped'}
+  # An unfinished seed (as after a kill) is the only thing that trains again.
+  os.remove(os.path.join(workdir, 'synthetic', 'none', 'seed_1', 'results.json'))
+  g3 = tiny_grid(methods=('none', 'cvae'))
+  statuses = grid.run_grid(g3, workdir)
+  assert calls == [('none', [1])]
+  assert {s['method']: s['state'] for s in statuses} == {'none': 'done', 'cvae': 'skipped'}
+  after = os.path.getmtime(os.path.join(workdir, 'synthetic', 'none', 'seed_0',
+                                        'results.json'))
+  assert after == before[0]
+
+
+def test_vmapped_seeds_equal_sequential_seeds(first_run, tmp_path):
+  """The vmapped cvae cell (generator and classifier vmapped over 2 seeds)
+  gives the same metrics as the two seeds trained one by one."""
+  _, workdir, _ = first_run
+  seq = tiny_grid(methods=('cvae',), vmap=False)
+  statuses = grid.run_grid(seq, str(tmp_path))
+  assert statuses[0]['state'] == 'done' and statuses[0]['mode'] == 'sequential'
+  for s in SEEDS:
+    v = _results(workdir, 'cvae', s)
+    q = _results(str(tmp_path), 'cvae', s)
+    assert q['timing']['seeds_vmapped'] == 1
+    assert v['sizes'] == q['sizes']
+    assert v['selected']['epoch'] == q['selected']['epoch']
+    for k in ('val_auc', 'val_acc', 'test_auc', 'test_acc'):
+      np.testing.assert_allclose(v['selected'][k], q['selected'][k], atol=2e-3, err_msg=k)
+    for k in ('auc', 'acc'):
+      np.testing.assert_allclose(v['best_test'][k], q['best_test'][k], atol=2e-3)
+    np.testing.assert_allclose(v['generator']['final']['loss'],
+                               q['generator']['final']['loss'], rtol=1e-3)
+    # Per-epoch losses of both phases, from the per-seed metrics logs.
+    logs = []
+    for root in (workdir, str(tmp_path)):
+      with open(os.path.join(root, 'synthetic', 'cvae', f'seed_{s}', 'metrics.jsonl')) as f:
+        logs.append([json.loads(l) for l in f])
+    assert [(r['phase'], r['epoch']) for r in logs[0]] == \
+        [(r['phase'], r['epoch']) for r in logs[1]]
+    for a, b in zip(*logs):
+      np.testing.assert_allclose(a['loss'], b['loss'], rtol=1e-3, err_msg=a['phase'])
+  # The two seeds really are different runs.
+  assert _results(workdir, 'cvae', 0)['generator']['final'] != \
+      _results(workdir, 'cvae', 1)['generator']['final']
+
+
+def test_cell_config_layers_method_generator_over_base():
+  g = grid_config.get_config()
+  g.base.generator.num_per_class = 7
+  g.generators.cgan.epochs = 3
+  c = grid.cell_config(g, 'breastmnist', 'cgan')
+  assert (c.method, c.dataset, c.generator.epochs, c.generator.num_per_class) == \
+      ('cgan', 'breastmnist', 3, 7)
+  assert c.generator.lr == 1e-4 and c.generator.b1 == 0.5
+  assert grid.cell_config(g, 'breastmnist', 'ae').generator.epochs == 300
+  assert len(grid.cells(g)) == 32 and grid.seeds_of(g) == [0, 1, 2, 3, 4]
