@@ -15,7 +15,8 @@ def get_config():
   # Folder holding <dataset>.npz; '' -> $MEDMNIST_ROOT -> ~/.medmnist.
   config.data_root = ''
   # Grid runs: train a cell's seeds as one vmapped program. 'auto' does so on
-  # GPU/TPU only (on XLA:CPU vmapped convolutions are far slower); 'true'/'false'.
+  # TPU only (vmapped convolutions were slower than sequential seeds on CPU
+  # and GPU, see BENCHMARKS.md); 'true'/'false' force it.
   config.vmap_seeds = 'auto'
 
   config.data = ml_collections.ConfigDict()

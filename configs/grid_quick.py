@@ -12,7 +12,7 @@ What it shortens, against the paper profile (configs/grid.py):
   generators  AE and CVAE 40 epochs (paper: 300), cGAN 100 (paper: 1000)
   seeds       3 (paper profile: 5), run one by one: on XLA:CPU a vmapped
               ResNet-18 (batched kernels -> grouped convolutions) was many times
-              slower than the seeds in sequence; on GPU/TPU turn vmap_seeds on.
+              slower than the seeds in sequence (also on GPU, BENCHMARKS.md).
 Everything else (subset protocol, 150 generated images per class, batch 128,
 selection by validation AUC) is the paper's.
 Measured on the 2-core CPU (sharing it with one other job): one cGAN seed with

@@ -46,7 +46,7 @@ def parse_args(argv=None):
                  help='comma-separated subset of ' + ','.join(MODELS))
   p.add_argument('--channels', default='1,3', help='comma-separated: 1 (grey), 3 (colour)')
   p.add_argument('--repeats', type=int, default=None, help='timed repeats per implementation '
-                 '(default 5; --quick 2)')
+                 '(default 3; --quick 2)')
   p.add_argument('--batch', type=int, default=128)
   p.add_argument('--width', type=int, default=None,
                  help='ResNet base width (default: the classifier config, 64)')
@@ -56,14 +56,21 @@ def parse_args(argv=None):
                  help='classifier compute dtype (default: the config, float32)')
   p.add_argument('--num-seeds', type=int, default=0,
                  help='also time the JAX steps with this many seeds vmapped (0: off)')
+  p.add_argument('--baseline', action='store_true',
+                 help='also time the ResNet train step with plain lax convolutions '
+                 '(before the CPU kernel-gradient change in models.py)')
   p.add_argument('--torch', default=None, action=argparse.BooleanOptionalAction,
                  help='PyTorch columns (default: when torch is importable)')
+  p.add_argument('--torch-threads', type=int, default=0,
+                 help='torch.set_num_threads (0: torch\'s default, one per core)')
   p.add_argument('--torch-compile', default=None, action=argparse.BooleanOptionalAction,
                  help='the torch.compile column (default: on, off with --quick)')
   p.add_argument('--epoch', default=None, action=argparse.BooleanOptionalAction,
                  help='per-epoch wall time of trainer.fit (default: on, off with --quick)')
   p.add_argument('--gen-block', type=int, default=20,
                  help='generator steps timed per repeat (they take milliseconds)')
+  p.add_argument('--resnet-block', type=int, default=1,
+                 help='ResNet steps (or eval passes) timed per repeat; raise on GPUs')
   p.add_argument('--peak-size', type=int, default=2048, help='matmul size for the peak')
   p.add_argument('--platform', default=None, help='JAX platform (cpu, gpu); default: JAX\'s')
   a = p.parse_args(argv)
@@ -75,7 +82,7 @@ def parse_args(argv=None):
   if any(c not in (1, 3) for c in a.channels):
     p.error('--channels takes 1 and/or 3')
   if a.repeats is None:
-    a.repeats = 2 if a.quick else 5
+    a.repeats = 2 if a.quick else 3
   if a.torch_compile is None:
     a.torch_compile = not a.quick
   if a.epoch is None:
@@ -117,15 +124,21 @@ def interleave(impls, repeats):
       impl.block()
 
 
-def _flops(compiled):
-  try:
-    ca = compiled.cost_analysis()
-  except Exception:  # pylint: disable=broad-except
-    return None
-  if isinstance(ca, (list, tuple)):
-    ca = ca[0] if ca else {}
-  f = (ca or {}).get('flops')
-  return float(f) if f and f > 0 else None
+def _flops(lowered, compiled):
+  """FLOPs of one call from XLA's cost analysis: of the lowered HLO first (on
+  GPUs the compiled module hides convolutions in cuDNN calls it counts as 0),
+  else of the compiled one."""
+  for obj in (lowered, compiled):
+    try:
+      ca = obj.cost_analysis()
+    except Exception:  # pylint: disable=broad-except
+      continue
+    if isinstance(ca, (list, tuple)):
+      ca = ca[0] if ca else {}
+    f = (ca or {}).get('flops')
+    if f and f > 0:
+      return float(f)
+  return None
 
 
 # --------------------------------------------------------------------------- #
@@ -159,8 +172,23 @@ def _objective(model, channels, args, num_classes=2, steps_per_epoch=5):
   return generators.get(model)(cfg, num_classes, (28, 28, channels))
 
 
-def jax_impl(model, channels, args, num_seeds=None):
-  """The trainer's jitted step (or the classifier's jitted eval pass)."""
+def jax_impl(model, channels, args, num_seeds=None, plain_conv=False):
+  """The trainer's jitted step (or the classifier's jitted eval pass).
+
+  plain_conv: trace the ResNet with lax.conv_general_dilated as it is (the
+  state before models.conv_general_dilated's faster kernel gradient).
+  """
+  if plain_conv:
+    from jax import lax  # pylint: disable=g-import-not-at-top
+    from medaug_jax import models  # pylint: disable=g-import-not-at-top
+    saved = models.conv_general_dilated
+    models.conv_general_dilated = lax.conv_general_dilated
+    try:
+      impl = jax_impl(model, channels, args, num_seeds)
+    finally:
+      models.conv_general_dilated = saved
+    impl.name = 'jax (lax.conv)'
+    return impl
   import jax  # pylint: disable=g-import-not-at-top
   import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
@@ -178,10 +206,15 @@ def jax_impl(model, channels, args, num_seeds=None):
     x = jax.device_put(images[:b])
     fn = jax.jit(obj.probabilities)
     t = time.perf_counter()
-    compiled = fn.lower(state, x).compile()
+    lowered = fn.lower(state, x)
+    compiled = lowered.compile()
     compile_s = time.perf_counter() - t
-    run = lambda: compiled(state, x).block_until_ready()
-    return Impl(name, run, run, b, 1, compile_s, _flops(compiled))
+    def run(k):
+      for _ in range(k):
+        y = compiled(state, x)
+      y.block_until_ready()
+    k = args.resnet_block
+    return Impl(name, lambda: run(1), lambda: run(k), k * b, k, compile_s, _flops(lowered, compiled))
 
   steps = -(-n // b)
   idx, mask = trainer.epoch_batches(jax.random.key(1), n, b)
@@ -198,9 +231,10 @@ def jax_impl(model, channels, args, num_seeds=None):
     key_arg = jax.random.wrap_key_data(key)
   step = trainer.make_train_step(obj, mesh, num_seeds)
   t = time.perf_counter()
-  compiled = step.lower(state, images, labels, idx, mask, 0, key_arg).compile()
+  lowered = step.lower(state, images, labels, idx, mask, 0, key_arg)
+  compiled = lowered.compile()
   compile_s = time.perf_counter() - t
-  block_steps = 1 if model.startswith('resnet') else args.gen_block
+  block_steps = args.resnet_block if model.startswith('resnet') else args.gen_block
   box = {'state': state, 'i': 0}
 
   def run(k):
@@ -212,7 +246,7 @@ def jax_impl(model, channels, args, num_seeds=None):
     box['state'] = s
 
   return Impl(name, lambda: run(1), lambda: run(block_steps),
-              block_steps * b * (num_seeds or 1), block_steps, compile_s, _flops(compiled))
+              block_steps * b * (num_seeds or 1), block_steps, compile_s, _flops(lowered, compiled))
 
 
 def jax_epochs(model, channels, args, epochs=3):
@@ -229,7 +263,9 @@ def jax_epochs(model, channels, args, epochs=3):
   images, labels = _jax_data(n, channels, 2)
   state = obj.init(jax.random.key(0), images[:b], labels[:b])
   mesh = trainer.make_mesh(jax.devices()[:1])
-  images, labels = jnp.asarray(images), jnp.asarray(labels)
+  # Placed as train.py places them.
+  state, images, labels = (trainer.replicate(x, mesh) for x in
+                           (state, jnp.asarray(images), jnp.asarray(labels)))
   rng = jax.random.key_data(jax.random.key(3))
   t = time.perf_counter()
   result = trainer.fit(obj, state, images, labels, phase=model, epochs=epochs,
@@ -310,11 +346,17 @@ def torch_impls(model, channels, args, device, compiled_too):
       if model == 'resnet_eval':
         fn = task.eval_fn(compiled)
         x = images[:b]
-        run = lambda fn=fn, x=x: (fn(x), sync())
-        impls.append(Impl(name, run, run, b))
+
+        def run_eval(k, fn=fn, x=x):
+          for _ in range(k):
+            y = fn(x)
+          float(y[0, 0])
+          sync()
+        k = args.resnet_block
+        impls.append(Impl(name, lambda r=run_eval: r(1), lambda r=run_eval, k=k: r(k), k * b, k))
         continue
       step = task.compile_train() if compiled else task.train_fn()
-      block_steps = 1
+      block_steps = args.resnet_block
     else:
       import importlib  # pylint: disable=g-import-not-at-top
       cfg = importlib.import_module(f'configs.{model}').get_config().generator
@@ -327,7 +369,7 @@ def torch_impls(model, channels, args, device, compiled_too):
     def run(k, step=step):
       for i in range(k):
         out = step(images, labels, batches[i % len(batches)])
-      float(out[0] if isinstance(out, tuple) else out)  # waits for the result
+      float((out[0] if isinstance(out, tuple) else out).detach())  # waits for the result
       sync()
 
     impls.append(Impl(name, lambda run=run: run(1), lambda run=run, k=block_steps: run(k),
@@ -423,15 +465,18 @@ def markdown(report):
         f"| {_fmt(100 * j['fraction_of_peak'] if j and j.get('fraction_of_peak') else None)} "
         f"| {_fmt(j['compile_s'] if j else None, '.1f')} "
         f"| {_fmt(c['first_call_s'] if c else None, '.1f')} |")
-  seeds = [(case, row) for case in report['cases'] for row in case['rows']
-           if row['impl'].startswith('jax x')]
-  if seeds:
-    lines += ['', '| model | ch | vmapped seeds | JAX img/s (all seeds) | vs 1 seed |',
-              '|---|---|---|---|---|']
-    for case, row in seeds:
-      one = next(r for r in case['rows'] if r['impl'] == 'jax')
-      lines.append(f"| {case['model']} | {case['channels']} | {row['impl'].split()[1][1:]} "
-                   f"| {row['images_per_s']:.1f} | {row['images_per_s'] / one['images_per_s']:.2f}x |")
+  extra = [(case, row) for case in report['cases'] for row in case['rows']
+           if row['impl'] not in ('jax', 'torch eager', 'torch.compile')]
+  if extra:
+    lines += ['', 'Other JAX variants (vmapped seeds: images/s over all seeds):', '',
+              '| model | ch | variant | img/s | vs jax | vs torch eager | vs torch.compile |',
+              '|---|---|---|---|---|---|---|']
+    for case, row in extra:
+      r = {x['impl']: x for x in case['rows']}
+      rel = lambda k: (f"{row['images_per_s'] / r[k]['images_per_s']:.2f}x" if k in r else '-')
+      lines.append(f"| {case['model']} | {case['channels']} | {row['impl']} "
+                   f"| {row['images_per_s']:.1f} | {rel('jax')} | {rel('torch eager')} "
+                   f"| {rel('torch.compile')} |")
   if report['epochs']:
     lines += ['', f"Per-epoch wall time, trainer.fit on {BREAST_TRAIN} images "
               '(BreastMNIST train size; median of the epochs after the first):', '',
@@ -466,6 +511,8 @@ def main(argv=None):
               else _jaxlib_version(), 'flax': flax.__version__}
   if use_torch:
     import torch  # pylint: disable=g-import-not-at-top
+    if args.torch_threads:
+      torch.set_num_threads(args.torch_threads)
     versions['torch'] = torch.__version__
     versions['torch_threads'] = torch.get_num_threads()
     if backend == 'gpu' and torch.cuda.is_available():
@@ -488,6 +535,8 @@ def main(argv=None):
   for model in args.models:
     for ch in args.channels:
       impls = [jax_impl(model, ch, args)]
+      if args.baseline and model == 'resnet_train':
+        impls.append(jax_impl(model, ch, args, plain_conv=True))
       if args.num_seeds:
         impls.append(jax_impl(model, ch, args, num_seeds=args.num_seeds))
       if use_torch:
@@ -495,6 +544,7 @@ def main(argv=None):
       interleave(impls, args.repeats)
       rows = summarize(impls, peak)
       report['cases'].append({'model': model, 'channels': ch, 'rows': rows})
+      _write(report, args.out, time.perf_counter() - t_start)
       print(f'{model} ch={ch}: ' + ', '.join(
           f"{r['impl']} {r['images_per_s']:.1f} img/s (1st {r['first_call_s']:.1f}s)"
           for r in rows), flush=True)
@@ -505,22 +555,30 @@ def main(argv=None):
       for ch in args.channels:
         e = jax_epochs(model, ch, args)
         report['epochs'].append(e)
+        _write(report, args.out, time.perf_counter() - t_start)
         print(f"{model} ch={ch}: fit epoch {e['fit_epoch_s']:.3f}s"
               + (f", scanned {e['scan_epoch_s']:.3f}s" if 'scan_epoch_s' in e else ''),
               flush=True)
-  report['total_s'] = time.perf_counter() - t_start
+  md = _write(report, args.out, time.perf_counter() - t_start)
+  print(md)
+  return report
+
+
+def _write(report, out, total_s):
+  """(Re)writes bench.json and bench.md; called after every case, so a run
+  cut short still leaves what it measured."""
+  report['total_s'] = total_s
   try:
     report['machine']['loadavg_end'] = os.getloadavg()
   except OSError:
     pass
-  os.makedirs(args.out, exist_ok=True)
-  with open(os.path.join(args.out, 'bench.json'), 'w') as f:
+  os.makedirs(out, exist_ok=True)
+  with open(os.path.join(out, 'bench.json'), 'w') as f:
     json.dump(report, f, indent=1, default=str)
   md = markdown(report)
-  with open(os.path.join(args.out, 'bench.md'), 'w') as f:
+  with open(os.path.join(out, 'bench.md'), 'w') as f:
     f.write(md)
-  print(md)
-  return report
+  return md
 
 
 def _jaxlib_version():

@@ -95,6 +95,26 @@ def _mlp(features, in_dim, act):
   return torch.nn.Sequential(*layers)
 
 
+def _ProjectionD(hidden, in_dim, num_classes, act):  # pylint: disable=invalid-name
+  """cgan.Discriminator: D(x, y) = w.h(x) + <embed(y), h(x)>."""
+  torch = _torch()
+
+  class ProjectionD(torch.nn.Module):
+
+    def __init__(self):
+      super().__init__()
+      self.body = _mlp(hidden, in_dim, act)
+      self.act = act()
+      self.embed = torch.nn.Linear(num_classes, hidden[-1], bias=False)
+      self.out = torch.nn.Linear(hidden[-1], 1)
+
+    def forward(self, x, c):
+      h = self.act(self.body(x))
+      return self.out(h)[:, 0] + (self.embed(c) * h).sum(-1)
+
+  return ProjectionD()
+
+
 # --------------------------------------------------------------------------- #
 # Train steps: (images uint8 tensor, labels tensor, idx tensor) -> metrics
 # --------------------------------------------------------------------------- #
@@ -185,7 +205,7 @@ class GeneratorTask:
       self.opt = torch.optim.Adam(self.params, lr=cfg.lr, betas=(cfg.b1, 0.999), eps=1e-8)
     elif name == 'cgan':
       self.g = _mlp(hidden + (self.dim,), cfg.latent + num_classes, leaky)
-      self.d = _mlp(tuple(reversed(hidden)) + (1,), self.dim + num_classes, leaky)
+      self.d = _ProjectionD(tuple(reversed(hidden)), self.dim, num_classes, leaky)
       self.opt_g = torch.optim.Adam(self.g.parameters(), lr=cfg.lr, betas=(cfg.b1, 0.999))
       self.opt_d = torch.optim.Adam(self.d.parameters(), lr=cfg.lr, betas=(cfg.b1, 0.999))
     else:
@@ -225,14 +245,14 @@ class GeneratorTask:
 
       def f_d(x, c):
         fake = (torch.tanh(self.g(torch.cat([torch.randn(len(x), lat, device=x.device), c], -1))) + 1) / 2
-        real_logit = self.d(torch.cat([2 * x - 1, c], -1))[:, 0]
-        fake_logit = self.d(torch.cat([2 * fake.detach() - 1, c], -1))[:, 0]
+        real_logit = self.d(2 * x - 1, c)
+        fake_logit = self.d(2 * fake.detach() - 1, c)
         return (F.binary_cross_entropy_with_logits(real_logit, torch.ones_like(real_logit))
                 + F.binary_cross_entropy_with_logits(fake_logit, torch.zeros_like(fake_logit)))
 
       def f_g(x, c):
         fake = (torch.tanh(self.g(torch.cat([torch.randn(len(x), lat, device=x.device), c], -1))) + 1) / 2
-        logit = self.d(torch.cat([2 * fake - 1, c], -1))[:, 0]
+        logit = self.d(2 * fake - 1, c)
         return F.binary_cross_entropy_with_logits(logit, torch.ones_like(logit))
       return f_d, f_g
     return f

@@ -31,11 +31,14 @@ NON_SEMANTIC_KEYS = ('data_root', 'classifier.print_every', 'generator.print_eve
 
 
 def vmap_wanted(config):
-  """config.vmap_seeds: 'auto' vmaps seeds on accelerators only (on XLA:CPU a
-  vmapped ResNet-18 turns into grouped convolutions, many times slower than
-  the seeds in sequence), 'true'/'false' force it."""
+  """config.vmap_seeds: 'true'/'false' force it; 'auto' vmaps only on TPU.
+
+  Vmapping the ResNet-18 turns its convolutions into grouped convolutions:
+  measured slower per seed than seeds in sequence on XLA:CPU (many times) and
+  on an H100 (0.68x, BENCHMARKS.md). TPU is untested; 'auto' tries it there.
+  """
   mode = str(config.vmap_seeds).lower()
-  return jax.default_backend() != 'cpu' if mode == 'auto' else mode == 'true'
+  return jax.default_backend() == 'tpu' if mode == 'auto' else mode == 'true'
 
 
 def validate(config):
