@@ -30,7 +30,7 @@ test: install
 	$(PY) -m pytest -q
 
 bench: install
-	$(PY) -m medaug_jax.bench
+	$(PY) -m medaug_jax.bench --out=runs/bench
 
 clean:
 	rm -rf .jax_cache .pytest_cache
