@@ -227,7 +227,7 @@ def train_seeds(config, seeds, workdirs, group_dir, overwrite=False):
   datasets = [data.load(c) for c in configs]
   if len({(len(d.train), len(d.val), len(d.test)) for d in datasets}) > 1:
     raise MedaugError('seeds drew subsets of different sizes; run them one by one '
-                      '(--config.vmap_seeds=False).')
+                      '(--config.vmap_seeds=false).')
   mesh = make_mesh()
   log = MetricsLog(os.path.join(group_dir, 'metrics.jsonl'))
   keys = [jax.random.key(c.seed) for c in configs]
