@@ -7,20 +7,23 @@ import pytest
 from medaug_jax import models
 
 
+# 5 input channels take the XLA conv with the dots kernel gradient, 16 the
+# im2col matmul.
+@pytest.mark.parametrize('cin', [5, 16])
 @pytest.mark.parametrize('kernel,stride', [((3, 3), 1), ((3, 3), 2), ((1, 1), 2)])
-def test_conv_gradients_match_lax(kernel, stride):
+def test_conv_values_and_gradients_match_lax(kernel, stride, cin):
   kx, kw, kd = jax.random.split(jax.random.key(0), 3)
-  x = jax.random.normal(kx, (6, 14, 14, 5))
-  w = jax.random.normal(kw, kernel + (5, 7))
+  x = jax.random.normal(kx, (6, 14, 14, cin))
+  w = jax.random.normal(kw, kernel + (cin, 7))
   dims = ('NHWC', 'HWIO', 'NHWC')
 
   def loss(conv, x, w):
     y = conv(x, w, (stride, stride), 'SAME', dimension_numbers=dims)
     return jnp.sum(y * jax.random.normal(kd, y.shape))
 
-  ours = jax.grad(lambda x, w: loss(models.conv_general_dilated, x, w), (0, 1))(x, w)
-  ref = jax.grad(lambda x, w: loss(jax.lax.conv_general_dilated, x, w), (0, 1))(x, w)
-  for a, b in zip(ours, ref):
+  ours = jax.value_and_grad(lambda x, w: loss(models.conv_general_dilated, x, w), (0, 1))(x, w)
+  ref = jax.value_and_grad(lambda x, w: loss(jax.lax.conv_general_dilated, x, w), (0, 1))(x, w)
+  for a, b in zip(jax.tree.leaves(ours), jax.tree.leaves(ref)):
     np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-4)
 
 
