@@ -20,6 +20,7 @@ Writes <out>/bench.json and <out>/bench.md. torch is optional
 (`pip install .[bench]`); without it the PyTorch columns are left empty.
 """
 import argparse
+import contextlib
 import datetime
 import json
 import os
@@ -172,21 +173,38 @@ def _objective(model, channels, args, num_classes=2, steps_per_epoch=5):
   return generators.get(model)(cfg, num_classes, (28, 28, channels))
 
 
+@contextlib.contextmanager
+def _lax_convolutions():
+  """Trace the ResNet with lax.conv_general_dilated as it is (without the CPU
+  paths of models.conv_general_dilated)."""
+  from jax import lax  # pylint: disable=g-import-not-at-top
+  from medaug_jax import models  # pylint: disable=g-import-not-at-top
+  saved = models.conv_general_dilated
+  models.conv_general_dilated = lax.conv_general_dilated
+  try:
+    yield
+  finally:
+    models.conv_general_dilated = saved
+
+
+def _model_flops(fn, *args):
+  """The ResNet's FLOPs counted on its lax convolutions, so that every
+  implementation is credited the same work (the im2col matmuls also count
+  the zero padding, ~12% more)."""
+  import jax  # pylint: disable=g-import-not-at-top
+  with _lax_convolutions():
+    return _flops(jax.jit(lambda *a: fn(*a)).lower(*args), None)
+
+
 def jax_impl(model, channels, args, num_seeds=None, plain_conv=False):
   """The trainer's jitted step (or the classifier's jitted eval pass).
 
   plain_conv: trace the ResNet with lax.conv_general_dilated as it is (the
-  state before models.conv_general_dilated's faster kernel gradient).
+  state before models.conv_general_dilated's CPU paths).
   """
   if plain_conv:
-    from jax import lax  # pylint: disable=g-import-not-at-top
-    from medaug_jax import models  # pylint: disable=g-import-not-at-top
-    saved = models.conv_general_dilated
-    models.conv_general_dilated = lax.conv_general_dilated
-    try:
+    with _lax_convolutions():
       impl = jax_impl(model, channels, args, num_seeds)
-    finally:
-      models.conv_general_dilated = saved
     impl.name = 'jax (lax.conv)'
     return impl
   import jax  # pylint: disable=g-import-not-at-top
@@ -214,7 +232,8 @@ def jax_impl(model, channels, args, num_seeds=None, plain_conv=False):
         y = compiled(state, x)
       y.block_until_ready()
     k = args.resnet_block
-    return Impl(name, lambda: run(1), lambda: run(k), k * b, k, compile_s, _flops(lowered, compiled))
+    return Impl(name, lambda: run(1), lambda: run(k), k * b, k, compile_s,
+                _model_flops(obj.probabilities, state, x))
 
   steps = -(-n // b)
   idx, mask = trainer.epoch_batches(jax.random.key(1), n, b)
@@ -245,8 +264,11 @@ def jax_impl(model, channels, args, num_seeds=None, plain_conv=False):
     jax.block_until_ready(m)
     box['state'] = s
 
+  args_ = (state, images, labels, idx, mask, 0, key_arg)
+  flops = (_model_flops(trainer.make_train_step(obj, mesh, num_seeds), *args_)
+           if model.startswith('resnet') else _flops(lowered, compiled))
   return Impl(name, lambda: run(1), lambda: run(block_steps),
-              block_steps * b * (num_seeds or 1), block_steps, compile_s, _flops(lowered, compiled))
+              block_steps * b * (num_seeds or 1), block_steps, compile_s, flops)
 
 
 def jax_epochs(model, channels, args, epochs=3):
