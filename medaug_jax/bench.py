@@ -10,7 +10,8 @@ PyTorch model, eager and `torch.compile` (medaug_jax/bench_torch.py), at batch
 128, 28x28, grey and colour. Implementations are timed interleaved (A B C A B
 C ...) after a warm-up call, and the median over repeats is reported; compile /
 first-call time is reported separately. FLOPs per step come from XLA's cost
-analysis of the compiled step, so achieved GFLOP/s and the fraction of the
+analysis (for the ResNet, of the step traced with plain lax convolutions, the
+same work for every implementation), so achieved GFLOP/s and the fraction of the
 machine's measured peak (a large float32 matmul, timed in the same run) are
 shown. Per-epoch wall time of the real pipeline (`trainer.fit` on a synthetic
 set of BreastMNIST's size, 546 images) is measured too, and, for the small
@@ -190,7 +191,7 @@ def _lax_convolutions():
 def _model_flops(fn, *args):
   """The ResNet's FLOPs counted on its lax convolutions, so that every
   implementation is credited the same work (the im2col matmuls also count
-  the zero padding, ~12% more)."""
+  the zero padding)."""
   import jax  # pylint: disable=g-import-not-at-top
   with _lax_convolutions():
     return _flops(jax.jit(lambda *a: fn(*a)).lower(*args), None)

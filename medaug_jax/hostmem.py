@@ -9,11 +9,15 @@ mmap and without trimming reuses the same pages instead; the cost is that the
 process keeps its peak memory until it exits.
 
 Called on import of the package, before JAX starts its CPU client's threads
-(threads attached to an arena before this keep it). Set MEDAUG_JAX_MALLOC=default
-to leave malloc alone.
+(threads attached to an arena before this keep it). Skipped where JAX will run
+on an accelerator (a GPU/TPU plugin is installed and JAX_PLATFORMS does not
+ask for the CPU), since there host memory is not on the hot path. Set
+MEDAUG_JAX_MALLOC=default to leave malloc alone everywhere, =keep to apply it
+everywhere.
 """
 import ctypes
 import ctypes.util
+import importlib.util
 import os
 import sys
 
@@ -25,7 +29,10 @@ _M_ARENA_MAX = -8
 
 def keep_freed_memory():
   """Returns True where glibc's malloc was told to reuse freed memory."""
-  if os.environ.get('MEDAUG_JAX_MALLOC', '') == 'default' or not sys.platform.startswith('linux'):
+  wanted = os.environ.get('MEDAUG_JAX_MALLOC', '')
+  if wanted == 'default' or not sys.platform.startswith('linux'):
+    return False
+  if wanted != 'keep' and _accelerator_expected():
     return False
   try:
     libc = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6')
@@ -36,3 +43,10 @@ def keep_freed_memory():
   # -1 as a size_t: never trim the heap top.
   return bool(mallopt(_M_ARENA_MAX, 1) and mallopt(_M_MMAP_MAX, 0)
               and mallopt(_M_TRIM_THRESHOLD, -1))
+
+
+def _accelerator_expected():
+  platforms = os.environ.get('JAX_PLATFORMS', '')
+  if platforms:
+    return platforms.split(',')[0].strip() not in ('cpu', '')
+  return any(importlib.util.find_spec(m) is not None for m in ('jax_plugins', 'libtpu'))

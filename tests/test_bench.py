@@ -98,3 +98,15 @@ def test_torch_models_match_ours_in_size():
     task = bench_torch.GeneratorTask(name, cfg, 3, (28, 28, 1))
     mods = [getattr(task, m) for m in ('enc', 'dec', 'g', 'd') if hasattr(task, m)]
     assert sum(p.numel() for m in mods for p in m.parameters()) == count(state.params), name
+
+
+def test_layer_benchmark_runs_and_formats():
+  from medaug_jax import bench_layers
+  rows = bench_layers.run(batch=2, repeats=1, use_torch=False,
+                          layers=((8, 16, 16, 1), (8, 16, 32, 2)))
+  assert [r['layer'] for r in rows] == ['8x8 16->16 s1', '8x8 16->32 s2']
+  for r in rows:
+    assert all(r[f'{n} {k}'] > 0 for n in ('lax', 'ours') for k in ('fwd', 'grad'))
+  md = bench_layers.markdown(rows)
+  assert md.splitlines()[0] == '| layer | lax fwd | lax fwd+bwd | ours fwd | ours fwd+bwd |'
+  assert len(md.splitlines()) == 4

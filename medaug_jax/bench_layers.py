@@ -1,0 +1,110 @@
+"""Per-layer convolution throughput: where the ResNet-18 step spends its time.
+
+  python -m medaug_jax.bench_layers                 # batch 128, ResNet-18 (28) layers
+  python -m medaug_jax.bench_layers --no-torch
+
+For each distinct 3x3 conv of the ResNet-18 at width 64 it times, interleaved
+after a warm-up, the forward and forward+backward (gradients for input and
+kernel) of lax.conv_general_dilated, of our models.conv_general_dilated (on
+CPU: im2col matmuls) and of torch's conv2d where torch is installed, and
+prints GFLOP/s (the conv's own FLOPs, 3x for forward+backward) as a Markdown
+table. The evidence behind the choices in models.py (BENCHMARKS.md).
+"""
+import argparse
+import functools
+import statistics
+import time
+
+# (input size, in channels, out channels, stride) of the 3x3 convs after the stem.
+LAYERS = ((28, 64, 64, 1), (28, 64, 128, 2), (14, 128, 128, 1), (14, 128, 256, 2),
+          (7, 256, 256, 1), (7, 256, 512, 2), (4, 512, 512, 1))
+
+
+def _jax_fns(conv, stride):
+  import jax  # pylint: disable=g-import-not-at-top
+  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+
+  def apply(x, w):
+    return conv(x, w, (stride, stride), 'SAME', dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
+
+  fwd = jax.jit(apply)
+  grad = jax.jit(jax.grad(lambda x, w: jnp.sum(apply(x, w) ** 2), argnums=(0, 1)))
+  return (lambda x, w: jax.block_until_ready(fwd(x, w)),
+          lambda x, w: jax.block_until_ready(grad(x, w)))
+
+
+def _torch_fns(stride):
+  import torch  # pylint: disable=g-import-not-at-top
+  conv = functools.partial(torch.nn.functional.conv2d, stride=stride, padding=1)
+
+  def fwd(x, w):
+    with torch.no_grad():
+      conv(x, w)
+
+  def grad(x, w):
+    (conv(x, w) ** 2).sum().backward()
+  return fwd, grad
+
+
+def run(batch=128, repeats=5, use_torch=True, layers=LAYERS):
+  import jax  # pylint: disable=g-import-not-at-top
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from jax import lax  # pylint: disable=g-import-not-at-top
+  from medaug_jax import models  # pylint: disable=g-import-not-at-top
+  rows = []
+  for hw, cin, cout, s in layers:
+    rs = np.random.RandomState(0)
+    x = rs.standard_normal((batch, hw, hw, cin)).astype(np.float32)
+    w = (rs.standard_normal((3, 3, cin, cout)) * 0.05).astype(np.float32)
+    impls = {'lax': (_jax_fns(lax.conv_general_dilated, s), (jax.device_put(x), jax.device_put(w))),
+             'ours': (_jax_fns(models.conv_general_dilated, s), (jax.device_put(x), jax.device_put(w)))}
+    if use_torch:
+      import torch  # pylint: disable=g-import-not-at-top
+      tx = torch.from_numpy(x.transpose(0, 3, 1, 2).copy()).requires_grad_()
+      tw = torch.from_numpy(w.transpose(3, 2, 0, 1).copy()).requires_grad_()
+      impls['torch'] = (_torch_fns(s), (tx, tw))
+    times = {(n, k): [] for n in impls for k in ('fwd', 'grad')}
+    for _ in range(repeats + 1):  # the first round warms up (compiles)
+      for n, (fns, a) in impls.items():
+        for k, f in zip(('fwd', 'grad'), fns):
+          t = time.perf_counter()
+          f(*a)
+          times[(n, k)].append(time.perf_counter() - t)
+    ho = -(-hw // s)
+    gflop = 2 * batch * ho * ho * 9 * cin * cout / 1e9
+    row = {'layer': f'{hw}x{hw} {cin}->{cout} s{s}', 'gflop_fwd': gflop}
+    for (n, k), ts in times.items():
+      row[f'{n} {k}'] = gflop * (1 if k == 'fwd' else 3) / statistics.median(ts[1:])
+    rows.append(row)
+    print(' | '.join(f'{v:.1f}' if isinstance(v, float) else v for v in row.values()), flush=True)
+  return rows
+
+
+def markdown(rows):
+  cols = [c for c in rows[0] if c not in ('layer', 'gflop_fwd')]
+  out = ['| layer | ' + ' | '.join(c.replace('grad', 'fwd+bwd') for c in cols) + ' |',
+         '|---' * (len(cols) + 1) + '|']
+  out += ['| ' + r['layer'] + ' | ' + ' | '.join(f'{r[c]:.0f}' for c in cols) + ' |' for r in rows]
+  return '\n'.join(out)
+
+
+def main(argv=None):
+  from medaug_jax import bench_torch  # pylint: disable=g-import-not-at-top
+  p = argparse.ArgumentParser(description=__doc__.split('\n', 1)[0])
+  p.add_argument('--batch', type=int, default=128)
+  p.add_argument('--repeats', type=int, default=5)
+  p.add_argument('--torch', action=argparse.BooleanOptionalAction, default=None,
+                 help='torch conv2d columns (default: when torch is importable)')
+  args = p.parse_args(argv)
+  use_torch = bench_torch.available() if args.torch is None else args.torch
+  if use_torch:
+    import os  # pylint: disable=g-import-not-at-top
+    import torch  # pylint: disable=g-import-not-at-top
+    torch.set_num_threads(os.cpu_count() or 1)
+  rows = run(args.batch, args.repeats, use_torch)
+  print('\nGFLOP/s (median of repeats):\n' + markdown(rows))
+  return rows
+
+
+if __name__ == '__main__':
+  main()
