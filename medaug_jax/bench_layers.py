@@ -12,6 +12,7 @@ table. The evidence behind the choices in models.py (BENCHMARKS.md).
 """
 import argparse
 import functools
+import os
 import statistics
 import time
 
@@ -98,7 +99,6 @@ def main(argv=None):
   args = p.parse_args(argv)
   use_torch = bench_torch.available() if args.torch is None else args.torch
   if use_torch:
-    import os  # pylint: disable=g-import-not-at-top
     import torch  # pylint: disable=g-import-not-at-top
     torch.set_num_threads(os.cpu_count() or 1)
   rows = run(args.batch, args.repeats, use_torch)
