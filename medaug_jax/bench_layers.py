@@ -57,8 +57,9 @@ def run(batch=128, repeats=5, use_torch=True, layers=LAYERS):
     rs = np.random.RandomState(0)
     x = rs.standard_normal((batch, hw, hw, cin)).astype(np.float32)
     w = (rs.standard_normal((3, 3, cin, cout)) * 0.05).astype(np.float32)
-    impls = {'lax': (_jax_fns(lax.conv_general_dilated, s), (jax.device_put(x), jax.device_put(w))),
-             'ours': (_jax_fns(models.conv_general_dilated, s), (jax.device_put(x), jax.device_put(w)))}
+    on_device = (jax.device_put(x), jax.device_put(w))
+    impls = {'lax': (_jax_fns(lax.conv_general_dilated, s), on_device),
+             'ours': (_jax_fns(models.conv_general_dilated, s), on_device)}
     if use_torch:
       import torch  # pylint: disable=g-import-not-at-top
       tx = torch.from_numpy(x.transpose(0, 3, 1, 2).copy()).requires_grad_()
