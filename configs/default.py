@@ -10,7 +10,7 @@ import ml_collections
 def get_config():
   config = ml_collections.ConfigDict()
   config.dataset = 'breastmnist'  # a MedMNIST 2D flag, or synthetic / synthetic_rgb
-  config.method = 'none'  # none | ae | cvae | cgan
+  config.method = 'none'  # 'none' or a generator: a configs/<method>.py file
   config.seed = 0
   # Folder holding <dataset>.npz; '' -> $MEDMNIST_ROOT -> ~/.medmnist.
   config.data_root = ''
@@ -18,6 +18,9 @@ def get_config():
   # TPU only (vmapped convolutions were slower than sequential seeds on CPU
   # and GPU, see BENCHMARKS.md); 'true'/'false' force it.
   config.vmap_seeds = 'auto'
+  # Per-epoch scalars and the sample grid as TensorBoard events in the workdir
+  # (metrics.jsonl is written either way).
+  config.tensorboard = True
 
   config.data = ml_collections.ConfigDict()
   config.data.subset = True  # the paper's 150-per-class subset (BreastMNIST: official splits)
@@ -52,4 +55,9 @@ def get_config():
   g.num_per_class = 150  # generated images added per class
   g.checkpoint_every = 50
   g.print_every = 25
+
+  # Measures of the generated images (modules of medaug_jax/quality/), stored
+  # in results.json under generator.quality.
+  config.quality = ml_collections.ConfigDict()
+  config.quality.metrics = ('label_agreement',)
   return config

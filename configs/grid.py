@@ -4,41 +4,44 @@
   python -m medaug_jax.report runs/table2
 
 A cell is one (dataset, method) pair; its seeds share one config and, with
-base.vmap_seeds, train together as one vmapped program. A cell's config is
-`base` (the single-run config of configs/default.py) with `method` set and
-`generators.<method>` laid over `base.generator`. Override any field for the
-whole grid, e.g.
+base.vmap_seeds, train together as one vmapped program. A method is found by
+name: its config is configs/<method>.py. A cell's config is `base` (the
+single-run config of configs/default.py), then what configs/<method>.py
+changes from the default, then `generators.<method>`. Override any field for
+the whole grid, e.g.
   --config.base.classifier.epochs=5          every cell
   --config.base.generator.num_per_class=50   every generator
   --config.generators.cgan.epochs=200        the cGAN cells only
   --config.datasets=breastmnist,pneumoniamnist --config.seeds=0,1,2
-Per-method generator fields (epochs, lr, b1, hidden, latent and whatever a
-method's config changes) win over base.generator: change e.g. generator epochs
+  --config.methods=none,cgan
+A method's own generator settings (what its config file changes, and the
+fields in PER_METHOD) win over base.generator: change e.g. generator epochs
 through generators.<method>.epochs; base.generator holds the shared ones
 (batch_size, num_per_class, checkpoint_every, print_every).
 """
 import ml_collections
 
-from configs import ae, cgan, cvae, default
+from configs import default
+from medaug_jax import config_lib
 
 # The paper's eight 2D datasets (Table 2), in its order.
 PAPER_DATASETS = ('pathmnist', 'dermamnist', 'octmnist', 'pneumoniamnist',
                   'breastmnist', 'organamnist', 'organcmnist', 'organsmnist')
 METHODS = ('none', 'ae', 'cvae', 'cgan')
-# Generator fields every method sets for itself; base.generator's values of
-# these are shadowed in generator cells (set generators.<method>.<field>).
+# Generator fields every generator sets for itself, so that they can be
+# overridden per method from the command line even where a method keeps the
+# default value.
 PER_METHOD = ('epochs', 'lr', 'b1', 'hidden', 'latent')
-METHOD_CONFIGS = {'ae': ae, 'cvae': cvae, 'cgan': cgan}
 
 
-def generator_overrides():
-  """Each method's own generator fields (taken from configs/{ae,cvae,cgan}.py,
-  so the single runs and the grid agree): the paper's per-method settings
-  (PER_METHOD) plus any other field that method's config changes."""
+def generator_overrides(methods):
+  """generators.<method>: each generator's own fields, from its config file."""
   base = default.get_config().generator
   out = ml_collections.ConfigDict()
-  for name, module in METHOD_CONFIGS.items():
-    gen = module.get_config().generator
+  for name in methods:
+    if name == 'none':
+      continue
+    gen = config_lib.method_config(name).generator
     out[name] = ml_collections.ConfigDict(
         {k: v for k, v in gen.items() if k in PER_METHOD or base.get(k) != v})
   return out
@@ -54,7 +57,7 @@ def get_config():
   config.methods = METHODS
   config.seeds = (0, 1, 2, 3, 4)
   config.base = default.get_config()
-  config.generators = generator_overrides()
+  config.generators = generator_overrides(METHODS)
   # After a cell has results for all its seeds, delete its resume checkpoints
   # (a width-64 ResNet-18 with momentum is ~90 MB per seed).
   config.keep_checkpoints = False

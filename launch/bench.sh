@@ -3,8 +3,8 @@
 # torch.compile) on this machine; writes <out>/bench.json and <out>/bench.md.
 #
 #   launch/bench.sh                          # full table -> runs/bench (< 10 min on 2 CPU cores)
-#   launch/bench.sh runs/bench_quick --quick --no-torch
-#   launch/bench.sh runs/bench_gpu --resnet-block=20 --gen-block=50 --num-seeds=4
+#   launch/bench.sh runs/bench_quick --quick --notorch
+#   launch/bench.sh runs/bench_gpu --resnet_block=20 --gen_block=50 --num_seeds=4
 #
 # PyTorch is optional: pip install '.[bench]' (on these machines torch==2.13.0
 # is a local CPU wheel). Without it the PyTorch columns stay empty.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs a grid on this machine (CPU or one GPU) and writes its report.
 #
-#   launch/local.sh                      # quick profile: 2 datasets x 4 methods x 3 seeds
+#   launch/local.sh                      # quick profile: 3 datasets x 4 methods x 3 seeds
 #   launch/local.sh configs/grid.py runs/table2 --config.seeds='(0,1,2)'
 #
 # Data: MedMNIST npz files are looked up in $MEDMNIST_ROOT (default: ../shared/data

@@ -5,7 +5,8 @@ import numpy as np
 import optax
 from jax.sharding import NamedSharding, PartitionSpec as P
 
-from medaug_jax import metrics, models
+from medaug_jax import metrics
+from medaug_jax.models import resnet
 from medaug_jax.trainer import TrainState, masked_mean
 
 
@@ -34,7 +35,7 @@ class Classifier:
 
   def __init__(self, cfg, num_classes, multi_label, steps_per_epoch):
     dtype = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16}[cfg.dtype]
-    self.model = models.resnet18(num_classes, width=cfg.width, dtype=dtype)
+    self.model = resnet.resnet18(num_classes, width=cfg.width, dtype=dtype)
     self.multi_label = multi_label
     self.tx = make_optimizer(cfg, steps_per_epoch)
 
@@ -61,14 +62,11 @@ class Classifier:
       return masked_mean(self.loss_terms(logits, labels), mask), (logits, new_ms)
 
     (loss, (logits, new_ms)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
-    updates, opt_state = self.tx.update(grads, state.opt_state, state.params)
-    params = optax.apply_updates(state.params, updates)
     if self.multi_label:
       correct = ((logits > 0) == (labels > 0)).mean(-1)
     else:
       correct = jnp.argmax(logits, -1) == labels
-    return (state.replace(step=state.step + 1, params=params, opt_state=opt_state,
-                          model_state=new_ms),
+    return (state.apply_gradients(self.tx, grads, model_state=new_ms),
             {'loss': loss, 'train_acc': masked_mean(correct.astype(jnp.float32), mask)})
 
   def probabilities(self, state, images):

@@ -244,7 +244,8 @@ def paper_subset(ds, seed, train_per_class=150, val_ratio=9):
     return ds
   if ds.multi_label:
     raise MedaugError(f'{ds.name} is multi-label: the per-class subset protocol '
-                      'needs one label per image.')
+                      'needs one label per image; run it on the official splits with '
+                      '--config.data.subset=false.')
   rng = np.random.default_rng(seed)
   pool_x = np.concatenate([ds.train.images, ds.val.images])
   pool_y = np.concatenate([ds.train.labels, ds.val.labels])

@@ -1,5 +1,5 @@
 """The results table in one command: every (dataset, method) cell of a grid,
-several seeds each, with the single-run code of medaug_jax.train.
+several seeds each, with the single-run code of medaug_jax.run.
 
   python -m medaug_jax.grid --config=configs/grid.py --workdir=runs/table2
   python -m medaug_jax.report runs/table2
@@ -15,6 +15,7 @@ A re-started grid skips cells whose seeds all have results (same config),
 resumes an interrupted cell from its checkpoints, and retries failed cells
 (grid.retry_failed). A failing cell is recorded and the grid goes on.
 """
+import contextlib
 import hashlib
 import json
 import os
@@ -27,7 +28,10 @@ from absl import app, flags, logging
 import ml_collections
 from ml_collections import config_flags
 
+from medaug_jax import cli, config_lib, interrupt
+from medaug_jax import workdir as workdir_lib
 from medaug_jax.errors import MedaugError
+from medaug_jax.files import write_atomic, write_json
 
 FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file('config', None, 'Grid config file (configs/grid.py).',
@@ -42,9 +46,12 @@ flags.mark_flags_as_required(['config', 'workdir'])
 
 
 def _as_tuple(value):
-  if isinstance(value, str):
-    return tuple(v.strip() for v in value.split(',') if v.strip())
-  return tuple(value)
+  """A tuple field as given: ml_collections reads `--config.methods=none,cgan`
+  as ('none,cgan',), so strings are split at commas."""
+  items = [value] if isinstance(value, str) else list(value)
+  return tuple(p.strip() if isinstance(p, str) else p
+               for v in items for p in (v.split(',') if isinstance(v, str) else [v])
+               if not isinstance(p, str) or p.strip())
 
 
 def cells(grid):
@@ -57,14 +64,17 @@ def seeds_of(grid):
 
 
 def cell_config(grid, dataset, method):
-  """The single-run config of one cell: base + method + its generator fields."""
+  """The single-run config of one cell: `base`, then what the method's own
+  config file (configs/<method>.py) changes from configs/default.py, then the
+  grid's `generators.<method>` fields."""
   config = ml_collections.ConfigDict(grid.base.to_dict())
+  own = config_lib.method_config(method)
+  for key, value in config_lib.changes(own, config_lib.default_config()).items():
+    config_lib.set_dotted(config, key, value)
+  for key, value in (grid.generators.get(method) or {}).items():
+    config.generator[key] = value
   config.dataset = dataset
   config.method = method
-  overrides = grid.generators.get(method) if method != 'none' else None
-  if overrides is not None:
-    for key, value in overrides.items():
-      config.generator[key] = value
   return config
 
 
@@ -79,22 +89,10 @@ def seed_dir(cdir, seed):
 def _group_dir(cdir, config, seeds):
   """Where a vmapped group keeps its checkpoints: keyed by the seeds and the
   config, so a group of other seeds or another config never restores them."""
-  from medaug_jax import train  # pylint: disable=g-import-not-at-top
-  sem = train._semantic(config)  # pylint: disable=protected-access
+  sem = workdir_lib.semantic(config)
   sem.pop('seed', None)
   digest = hashlib.sha1(json.dumps(sem, sort_keys=True).encode()).hexdigest()[:8]
   return os.path.join(cdir, f'_vmap_s{"_".join(map(str, seeds))}_{digest}')
-
-
-def _finished(config, workdir):
-  """True when workdir holds results.json of this same config."""
-  from medaug_jax import train  # pylint: disable=g-import-not-at-top
-  res, cfg = os.path.join(workdir, 'results.json'), os.path.join(workdir, 'config.json')
-  if not (os.path.exists(res) and os.path.exists(cfg)):
-    return False
-  with open(cfg) as f:
-    old = ml_collections.ConfigDict(json.load(f))
-  return train._semantic(old) == train._semantic(config)  # pylint: disable=protected-access
 
 
 def _seed_config(config, seed):
@@ -117,18 +115,12 @@ def split_metrics(group_log, seeds, workdirs):
              for k, v in r.items()}
       one['seed'] = seed
       lines.append(json.dumps(one, sort_keys=True))
-    from medaug_jax.checkpoint import write_atomic  # pylint: disable=g-import-not-at-top
     write_atomic(os.path.join(w, 'metrics.jsonl'), '\n'.join(lines) + '\n')
 
 
 def _one_line(e):
   msg = str(e).strip().splitlines()
   return f'{type(e).__name__}: {msg[0] if msg else ""}'.strip().rstrip(':')
-
-
-def _write(path, obj):
-  from medaug_jax.checkpoint import write_json  # pylint: disable=g-import-not-at-top
-  write_json(path, obj)
 
 
 def _clean_checkpoints(cdir, workdirs):
@@ -148,7 +140,7 @@ def run_cell(grid, workdir, dataset, method, overwrite=False, log=print):
   are caught, written to failed.json, and do not stop the other seeds when
   they run one by one.
   """
-  from medaug_jax import train  # pylint: disable=g-import-not-at-top
+  from medaug_jax import run as run_lib  # pylint: disable=g-import-not-at-top
   config = cell_config(grid, dataset, method)
   seeds = seeds_of(grid)
   cdir = cell_dir(workdir, dataset, method)
@@ -156,7 +148,8 @@ def run_cell(grid, workdir, dataset, method, overwrite=False, log=print):
   workdirs = [seed_dir(cdir, s) for s in seeds]
   failed_path = os.path.join(cdir, 'failed.json')
   t0 = time.perf_counter()
-  done = [_finished(_seed_config(config, s), w) for s, w in zip(seeds, workdirs)]
+  done = [workdir_lib.finished(_seed_config(config, s), w) is not None
+          for s, w in zip(seeds, workdirs)]
   status = {'dataset': dataset, 'method': method, 'seeds': seeds}
   if all(done):
     status.update(state='skipped', wall_s=0.0)
@@ -165,11 +158,11 @@ def run_cell(grid, workdir, dataset, method, overwrite=False, log=print):
     return status
   errors = {}
   todo = [(s, w) for s, w, d in zip(seeds, workdirs, done) if not d]
-  mode = 'vmap' if train.vmap_wanted(config) and len(todo) > 1 else 'sequential'
+  mode = 'vmap' if run_lib.vmap_wanted(config) and len(todo) > 1 else 'sequential'
   if mode == 'vmap':
     group = _group_dir(cdir, config, [s for s, _ in todo])
     try:
-      train.train_seeds(config, [s for s, _ in todo], [w for _, w in todo], group,
+      run_lib.train_seeds(config, [s for s, _ in todo], [w for _, w in todo], group,
                         overwrite)
       split_metrics(os.path.join(group, 'metrics.jsonl'), [s for s, _ in todo],
                     [w for _, w in todo])
@@ -186,7 +179,7 @@ def run_cell(grid, workdir, dataset, method, overwrite=False, log=print):
   if mode != 'vmap':
     for s, w in todo:
       try:
-        train.train_seeds(config, [s], [w], w, overwrite)
+        run_lib.train_seeds(config, [s], [w], w, overwrite)
       except Exception as e:  # pylint: disable=broad-except
         if not isinstance(e, MedaugError):
           traceback.print_exc()
@@ -199,7 +192,7 @@ def run_cell(grid, workdir, dataset, method, overwrite=False, log=print):
   status.update(state='failed' if errors else 'done', mode=mode, wall_s=round(wall, 2),
                 seeds_ok=ok, seeds_failed=sorted(errors))
   if errors:
-    _write(failed_path, {'dataset': dataset, 'method': method,
+    write_json(failed_path, {'dataset': dataset, 'method': method,
                          'error': next(iter(errors.values())),
                          'errors': {str(s): m for s, m in errors.items()},
                          'seeds_failed': sorted(errors),
@@ -209,7 +202,7 @@ def run_cell(grid, workdir, dataset, method, overwrite=False, log=print):
       os.remove(failed_path)
     if not grid.keep_checkpoints:
       _clean_checkpoints(cdir, workdirs)
-  _write(os.path.join(cdir, 'cell.json'), status)
+  write_json(os.path.join(cdir, 'cell.json'), status)
   return status
 
 
@@ -223,50 +216,80 @@ def grid_summary(grid, workdir):
           'process_count': jax.process_count()}
 
 
+def _claimed_cell(grid, workdir, dataset, method, overwrite, log, claim):
+  """run_cell under the cell's lock; state 'busy' when another worker holds it."""
+  cdir = cell_dir(workdir, dataset, method)
+  try:
+    with workdir_lib.locked(cdir) if claim else contextlib.nullcontext():
+      return run_cell(grid, workdir, dataset, method, overwrite, log)
+  except workdir_lib.Busy as e:
+    log(f'[grid] {dataset}/{method}: taken by another worker ({e}); skipped')
+    return {'dataset': dataset, 'method': method, 'state': 'busy'}
+  except Exception as e:  # pylint: disable=broad-except
+    # Errors before any seed ran (bad config, missing dataset file, ...).
+    if not isinstance(e, MedaugError):
+      traceback.print_exc()
+    write_json(os.path.join(cdir, 'failed.json'),
+               {'dataset': dataset, 'method': method, 'error': _one_line(e),
+                'errors': {}, 'seeds_failed': seeds_of(grid),
+                'time': time.strftime('%Y-%m-%dT%H:%M:%S')})
+    log(f'[grid] {dataset}/{method} failed: {_one_line(e)}')
+    return {'dataset': dataset, 'method': method, 'state': 'failed',
+            'seeds_failed': seeds_of(grid), 'error': _one_line(e)}
+
+
 def run_grid(grid, workdir, overwrite=False, log=print):
-  """Runs every cell of `grid` under workdir; returns [cell status]."""
+  """Runs every cell of `grid` under workdir; returns [cell status].
+
+  Several workers (processes started with the same command, on one machine
+  or as cluster array tasks) share a grid: each takes a cell by locking its
+  folder (workdir.locked) and passes over cells another worker holds. After
+  one pass a worker tries the cells it passed over once more, so a cell whose
+  worker has died is taken again; a restarted grid skips finished cells.
+  """
   import jax  # pylint: disable=g-import-not-at-top
+  # Multi-host processes run every cell together, so none may claim one.
+  claim = jax.process_count() == 1
   os.makedirs(workdir, exist_ok=True)
-  _write(os.path.join(workdir, 'grid.json'), grid_summary(grid, workdir))
+  write_json(os.path.join(workdir, 'grid.json'), grid_summary(grid, workdir))
   t0 = time.perf_counter()
   todo = cells(grid)
-  statuses = []
-  for k, (dataset, method) in enumerate(todo):
-    cdir = cell_dir(workdir, dataset, method)
-    if (not grid.retry_failed and os.path.exists(os.path.join(cdir, 'failed.json'))
-        and not overwrite):
-      log(f'[grid] {k + 1}/{len(todo)} {dataset}/{method}: failed before, not retried '
-          '(grid.retry_failed=False)')
-      statuses.append({'dataset': dataset, 'method': method, 'state': 'failed'})
-      continue
-    log(f'[grid] {k + 1}/{len(todo)} {dataset}/{method} seeds {seeds_of(grid)} '
-        f'({time.perf_counter() - t0:.0f}s elapsed)')
-    try:
-      st = run_cell(grid, workdir, dataset, method, overwrite, log)
-    except Exception as e:  # pylint: disable=broad-except
-      # Errors before any seed ran (bad config, missing dataset file, ...).
-      if not isinstance(e, MedaugError):
-        traceback.print_exc()
-      _write(os.path.join(cdir, 'failed.json'),
-             {'dataset': dataset, 'method': method, 'error': _one_line(e),
-              'errors': {}, 'seeds_failed': seeds_of(grid),
-              'time': time.strftime('%Y-%m-%dT%H:%M:%S')})
-      st = {'dataset': dataset, 'method': method, 'state': 'failed',
-            'seeds_failed': seeds_of(grid), 'error': _one_line(e)}
-      log(f'[grid] {dataset}/{method} failed: {_one_line(e)}')
-    statuses.append(st)
-    log(f"[grid] {dataset}/{method}: {st['state']}"
-        + (f" in {st['wall_s']:.0f}s" if st.get('wall_s') else ''))
-    if st['state'] == 'failed' and grid.stop_on_error:
-      break
+  statuses = {}
+  pending = list(enumerate(todo))
+  for _ in range(2):
+    passed_over = []
+    for k, (dataset, method) in pending:
+      interrupt.check('between grid cells')
+      cdir = cell_dir(workdir, dataset, method)
+      if (not grid.retry_failed and os.path.exists(os.path.join(cdir, 'failed.json'))
+          and not overwrite):
+        log(f'[grid] {k + 1}/{len(todo)} {dataset}/{method}: failed before, not retried '
+            '(grid.retry_failed=False)')
+        statuses[k] = {'dataset': dataset, 'method': method, 'state': 'failed'}
+        continue
+      log(f'[grid] {k + 1}/{len(todo)} {dataset}/{method} seeds {seeds_of(grid)} '
+          f'({time.perf_counter() - t0:.0f}s elapsed)')
+      st = statuses[k] = _claimed_cell(grid, workdir, dataset, method, overwrite, log, claim)
+      if st['state'] == 'busy':
+        passed_over.append((k, (dataset, method)))
+        continue
+      log(f"[grid] {dataset}/{method}: {st['state']}"
+          + (f" in {st['wall_s']:.0f}s" if st.get('wall_s') else ''))
+      if st['state'] == 'failed' and grid.stop_on_error:
+        passed_over = []
+        break
+    pending = passed_over
+  statuses = [statuses[k] for k in sorted(statuses)]
   total = time.perf_counter() - t0
   summary = grid_summary(grid, workdir)
   summary.update(wall_s=round(total, 2), cells=statuses,
                  finished=time.strftime('%Y-%m-%dT%H:%M:%S'))
   if jax.process_index() == 0:
-    _write(os.path.join(workdir, 'grid.json'), summary)
+    write_json(os.path.join(workdir, 'grid.json'), summary)
   n_failed = sum(s['state'] == 'failed' for s in statuses)
-  log(f'[grid] {len(statuses)} cells in {total:.0f}s; {n_failed} failed')
+  n_busy = sum(s['state'] == 'busy' for s in statuses)
+  log(f'[grid] {len(statuses)} cells in {total:.0f}s; {n_failed} failed'
+      + (f', {n_busy} left to other workers' if n_busy else ''))
   return statuses
 
 
@@ -309,14 +332,11 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
   logging.set_verbosity(logging.WARNING)
-  try:
-    statuses = run(FLAGS.config, FLAGS.workdir, FLAGS.overwrite, FLAGS.multihost,
-                   FLAGS.report)
-  except MedaugError as e:
-    sys.exit(f'error: {e}')
+  statuses = cli.call(lambda: run(FLAGS.config, FLAGS.workdir, FLAGS.overwrite,
+                                  FLAGS.multihost, FLAGS.report), FLAGS.workdir)
   if any(s['state'] == 'failed' for s in statuses):
     sys.exit(1)
 
 
 if __name__ == '__main__':
-  app.run(main)
+  cli.start(main)

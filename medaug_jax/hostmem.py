@@ -8,8 +8,9 @@ time per step on a 2-core machine (BENCHMARKS.md). One malloc arena without
 mmap and without trimming reuses the same pages instead; the cost is that the
 process keeps its peak memory until it exits.
 
-Called on import of the package, before JAX starts its CPU client's threads
-(threads attached to an arena before this keep it). Skipped where JAX will run
+Called by the entry points (main, grid, bench) before JAX starts its CPU
+client's threads (threads attached to an arena before this keep it); a
+library import of medaug_jax (report, a notebook) leaves malloc alone. Skipped where JAX will run
 on an accelerator (a GPU/TPU plugin is installed and JAX_PLATFORMS does not
 ask for the CPU), since there host memory is not on the hot path. Set
 MEDAUG_JAX_MALLOC=default to leave malloc alone everywhere, =keep to apply it

@@ -1,10 +1,8 @@
 """Runs one experiment: python -m medaug_jax.main --config=configs/none.py --workdir=DIR"""
-import sys
-
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from medaug_jax.errors import MedaugError
+from medaug_jax import cli
 
 FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file('config', None, 'Experiment config file.', lock_config=True)
@@ -18,11 +16,9 @@ def main(argv):
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
   # orbax logs every checkpoint step at INFO; keep the terminal for progress.
   logging.set_verbosity(logging.WARNING)
-  from medaug_jax import train  # pylint: disable=g-import-not-at-top
-  try:
-    results = train.train_and_evaluate(FLAGS.config, FLAGS.workdir, FLAGS.overwrite)
-  except MedaugError as e:
-    sys.exit(f'error: {e}')
+  from medaug_jax import run  # pylint: disable=g-import-not-at-top
+  results = cli.call(lambda: run.train_and_evaluate(FLAGS.config, FLAGS.workdir,
+                                                    FLAGS.overwrite), FLAGS.workdir)
   sel, best = results['selected'], results['best_test']
   print(f"{results['dataset']} {results['method']} seed {results['seed']}: "
         f"test AUC {sel['test_auc']:.3f} ACC {sel['test_acc']:.3f} at epoch "
@@ -32,4 +28,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  cli.start(main)

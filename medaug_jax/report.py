@@ -6,8 +6,11 @@ Finds every results.json (and failed.json) under the folder and writes, in it:
   report.md                 one row per dataset x method: val-selected test
                             AUC/ACC mean +- std over seeds (n shown), the
                             test-selected figure the paper used, the paper's
-                            Table 2 value, and the paired (seed-matched)
-                            difference to 'none' with its 95% t-interval
+                            Table 2 value, the paired (seed-matched)
+                            difference to 'none' with its 95% t-interval and
+                            a Holm-corrected mark, and a column per measure
+                            of the generated images found in the results
+                            (generator.quality)
   report.csv                the same numbers, unrounded
   plot_<dataset>.png        methods side by side, mean +- std, seeds as dots
   gallery_<dataset>.png     real-vs-generated sample grids, one per method
@@ -15,12 +18,15 @@ Missing and failed cells are marked, never averaged in.
 """
 import csv
 import glob
-import json
+import io
 import math
 import os
 import sys
 
 import numpy as np
+
+from medaug_jax.files import read_json, write_atomic
+from medaug_jax.pictures import gallery, plot_dataset
 
 # The paper's Table 2 (test AUC, ACC); None = not reported. Single runs.
 PAPER_TABLE2 = {
@@ -62,49 +68,72 @@ def t_quantile(p, df):
   return float(stats.t.ppf(p, df))
 
 
+def t_pvalue(t, df):
+  """Two-sided p-value of a t statistic."""
+  from scipy import stats  # pylint: disable=g-import-not-at-top
+  return float(2 * stats.t.sf(abs(t), df))
+
+
+def holm(pvalues):
+  """Holm-Bonferroni adjusted p-values (nan stays nan, not counted)."""
+  p = np.asarray(pvalues, np.float64)
+  ok = np.flatnonzero(np.isfinite(p))
+  out = np.full(p.shape, np.nan)
+  order = ok[np.argsort(p[ok], kind='stable')]
+  running = 0.0
+  for rank, i in enumerate(order):
+    running = max(running, min(1.0, (len(order) - rank) * p[i]))
+    out[i] = running
+  return out.tolist()
+
+
 def paired_difference(a, b, level=0.95):
-  """Seed-matched a - b: {seed: value} dicts -> mean, t-interval, n.
+  """Seed-matched a - b: {seed: value} dicts -> mean, t-interval, p, n.
 
   The interval is mean +- t_{(1+level)/2, n-1} * sd / sqrt(n) over the seeds
-  both have; it needs n >= 2 (lo/hi are nan otherwise).
+  both have, and p the paired t-test's two-sided p-value; both need n >= 2
+  (nan otherwise).
   """
   seeds = sorted(s for s in set(a) & set(b)
                  if a[s] is not None and b[s] is not None
                  and math.isfinite(a[s]) and math.isfinite(b[s]))
   d = np.asarray([a[s] - b[s] for s in seeds], np.float64)
   n = len(d)
-  if n == 0:
-    return {'mean': float('nan'), 'lo': float('nan'), 'hi': float('nan'), 'n': 0,
-            'seeds': []}
-  m = float(d.mean())
+  nan = float('nan')
   if n < 2:
-    return {'mean': m, 'lo': float('nan'), 'hi': float('nan'), 'n': 1, 'seeds': seeds}
-  half = t_quantile(0.5 + level / 2, n - 1) * float(d.std(ddof=1)) / math.sqrt(n)
-  return {'mean': m, 'lo': m - half, 'hi': m + half, 'n': n, 'seeds': seeds}
+    return {'mean': float(d.mean()) if n else nan, 'lo': nan, 'hi': nan, 'p': nan, 'n': n,
+            'seeds': seeds}
+  m, se = float(d.mean()), float(d.std(ddof=1)) / math.sqrt(n)
+  half = t_quantile(0.5 + level / 2, n - 1) * se
+  p = t_pvalue(m / se, n - 1) if se > 0 else (1.0 if m == 0 else 0.0)
+  return {'mean': m, 'lo': m - half, 'hi': m + half, 'p': p, 'n': n, 'seeds': seeds}
 
 
 # -------------------------------------------------------------------- loading
 
-def _load(path):
-  try:
-    with open(path) as f:
-      return json.load(f)
-  except (OSError, json.JSONDecodeError):
-    return None
+def quality_of(results):
+  """generator.quality of a run; runs made before it existed kept the same
+  regression as generator.fidelity.conditional_accuracy."""
+  gen = results.get('generator') or {}
+  if 'quality' in gen:
+    return gen['quality'] or {}
+  if 'fidelity' in gen:
+    return {'label_agreement': gen['fidelity']['conditional_accuracy']}
+  return {}
 
 
 def collect(root):
   """Every run under root: {'grid': grid.json or None, 'cells': {(dataset,
   method): {'runs': {seed: results}, 'dirs': {seed: workdir}, 'failed':
   failed.json or None, 'cell': cell.json or None}}}."""
-  grid = _load(os.path.join(root, 'grid.json'))
+  grid = read_json(os.path.join(root, 'grid.json'))
   cells = {}
 
   def cell(d, m):
     return cells.setdefault((d, m), {'runs': {}, 'dirs': {}, 'failed': None, 'cell': None})
 
   for path in sorted(glob.glob(os.path.join(root, '**', 'results.json'), recursive=True)):
-    r = _load(path)
+    r = read_json(path)
     if not r or 'dataset' not in r or 'selected' not in r:
       continue
     c = cell(r['dataset'].lower(), r['method'])
@@ -116,7 +145,7 @@ def collect(root):
     c['dirs'][r['seed']] = os.path.dirname(path)
   for name in ('failed.json', 'cell.json'):
     for path in sorted(glob.glob(os.path.join(root, '**', name), recursive=True)):
-      r = _load(path)
+      r = read_json(path)
       if r and 'dataset' in r and 'method' in r:
         cell(r['dataset'].lower(), r['method'])[name.split('.')[0]] = r
   if grid:
@@ -168,16 +197,16 @@ def rows(collected):
       row['paper_auc'], row['paper_acc'] = p if p else (float('nan'), float('nan'))
       none = per.get((d, 'none'))
       for name in ('auc', 'acc'):
-        if m != 'none' and none:
-          base = {s: r['selected'][f'test_{name}'] for s, r in none.items()}
-          pd = paired_difference(row[f'_{name}'], base)
-        else:
-          pd = {'mean': float('nan'), 'lo': float('nan'), 'hi': float('nan'), 'n': 0}
+        base = ({s: r['selected'][f'test_{name}'] for s, r in none.items()}
+                if m != 'none' and none else {})
+        pd = paired_difference(row[f'_{name}'], base)
         row[f'd_{name}'], row[f'd_{name}_lo'], row[f'd_{name}_hi'] = pd['mean'], pd['lo'], pd['hi']
+        row[f'p_{name}'] = pd['p']
         row['n_paired'] = pd['n']
-      fid = [runs[s]['generator']['fidelity']['conditional_accuracy'] for s in seeds
-             if (runs[s].get('generator') or {}).get('fidelity')]
-      row['fidelity'], _, _ = mean_std(fid)
+      qualities = [quality_of(runs[s]) for s in seeds]
+      row['quality'] = {k: mean_std([q.get(k) for q in qualities])[0]
+                        for k in dict.fromkeys(k for q in qualities for k, v in q.items()
+                                               if isinstance(v, (int, float)))}
       row['wall_s'] = _cell_wall(c, runs)
       missing = [s for s in (expected or []) if s not in runs
                  and s not in {int(x) for x in failed.get('seeds_failed', [])}]
@@ -195,7 +224,17 @@ def rows(collected):
       row['seeds_failed'] = sorted(int(s) for s in failed.get('seeds_failed', []))
       row['seeds_missing'] = missing
       out.append(row)
+  for d in datasets:
+    drows = [r for r in out if r['dataset'] == d]
+    for name in ('auc', 'acc'):
+      for r, p in zip(drows, holm([r[f'p_{name}'] for r in drows])):
+        r[f'p_{name}_holm'] = p
   return out
+
+
+def quality_keys(table):
+  """The measures of generated images found in the table, in order."""
+  return list(dict.fromkeys(k for r in table for k in r['quality']))
 
 
 def _cell_wall(c, runs):
@@ -230,7 +269,7 @@ def _diff(row, name):
     return '—'
   if not math.isfinite(lo):
     return f'{m:+.3f} (n={row["n_paired"]}, no CI)'
-  mark = ' *' if lo > 0 or hi < 0 else ''
+  mark = ' *' if row[f'p_{name}_holm'] < 0.05 else ''
   return f'{m:+.3f} [{lo:+.3f}, {hi:+.3f}]{mark}'
 
 
@@ -261,8 +300,23 @@ def _wall(s):
   return f'{s // 3600}h{s // 60 % 60:02d}m' if s >= 3600 else f'{s // 60}m{s % 60:02d}s'
 
 
+def _quality_cell(row, key):
+  v = row['quality'].get(key, float('nan'))
+  ceiling = row['quality'].get(f'{key}_ceiling')
+  return _f(v, 2) + (f' / {_f(ceiling, 2)}' if ceiling is not None else '')
+
+
+def _shown_quality(table):
+  """Quality keys that get a column; a key's _ceiling/_chance go beside it."""
+  return [k for k in quality_keys(table) if not k.endswith(('_ceiling', '_chance'))]
+
+
 def markdown(collected, table, plots, galleries):
   grid = collected['grid'] or {}
+  qkeys = _shown_quality(table)
+  qhead = [k.replace('_', ' ') + (' / ceiling' if any(f'{k}_ceiling' in r['quality']
+                                                       for r in table) else '')
+           for k in qkeys]
   envs = [r['env'] for c in collected['cells'].values() for r in c['runs'].values()
           if r.get('env')]
   lines = ['# Does generative augmentation help? Results', '']
@@ -286,21 +340,26 @@ def markdown(collected, table, plots, galleries):
             "*Test-selected* is the paper's own figure: the best test value over all "
             'epochs (optimistic). *Paper* is its Table 2 (single runs). '
             '*Δ vs none*: the seed-matched difference to the no-augmentation '
-            'baseline (same seed = same data subset), mean and 95% t-interval; '
-            '`*` marks an interval that excludes 0. *Fidelity*: accuracy with which a '
-            'pixel logistic regression fitted on the real training images recovers '
-            'the class each generated image was asked for.', '',
+            'baseline (same seed = same data subset), mean and 95% t-interval '
+            '(uncorrected); `*` marks a difference whose paired t-test stays below '
+            "p = 0.05 after Holm's correction over the dataset's comparisons. "
+            '*Label agreement*: the fraction of generated images that a pixel '
+            'logistic regression fitted on the real training images gives the class '
+            'they were generated for; the ceiling is its accuracy on the real '
+            'validation images (for the AE, whose images reconstruct training images, '
+            'the agreement is in-sample).', '',
             '| dataset | method | n | test AUC | test ACC | test-selected AUC / ACC '
-            '| paper AUC / ACC | Δ AUC vs none [95% CI] | Δ ACC vs none [95% CI] '
-            '| fidelity | wall | notes |',
-            '|---|---|---|---|---|---|---|---|---|---|---|---|']
+            '| paper AUC / ACC | Δ AUC vs none [95% CI] | Δ ACC vs none [95% CI] | '
+            + ''.join(f'{h} | ' for h in qhead) + 'wall | notes |',
+            '|---|---|---|---|---|---|---|---|---|' + '---|' * len(qkeys) + '---|---|']
   for r in table:
     lines.append(
         f"| {r['dataset']} | {r['method']} | {r['n']}/{r['n_expected']} "
         f"| {_pm(r['auc_mean'], r['auc_std'])} | {_pm(r['acc_mean'], r['acc_std'])} "
         f"| {_f(r['best_auc_mean'])} / {_f(r['best_acc_mean'])} | {_paper(r)} "
-        f"| {_diff(r, 'auc')} | {_diff(r, 'acc')} | {_f(r['fidelity'], 2)} "
-        f"| {_wall(r['wall_s'])} | {_status(r)} |")
+        f"| {_diff(r, 'auc')} | {_diff(r, 'acc')} | "
+        + ''.join(f'{_quality_cell(r, k)} | ' for k in qkeys)
+        + f"{_wall(r['wall_s'])} | {_status(r)} |")
   if plots:
     lines += ['', '## Plots', '']
     lines += [f'![{d}]({p})' for d, p in plots]
@@ -321,88 +380,30 @@ def markdown(collected, table, plots, galleries):
 CSV_FIELDS = ('dataset', 'method', 'status', 'n', 'n_expected', 'seeds', 'auc_mean',
               'auc_std', 'acc_mean', 'acc_std', 'best_auc_mean', 'best_auc_std',
               'best_acc_mean', 'best_acc_std', 'paper_auc', 'paper_acc', 'd_auc',
-              'd_auc_lo', 'd_auc_hi', 'd_acc', 'd_acc_lo', 'd_acc_hi', 'n_paired',
-              'val_auc_mean', 'fidelity', 'wall_s', 'seeds_failed', 'seeds_missing',
-              'error')
+              'd_auc_lo', 'd_auc_hi', 'p_auc', 'p_auc_holm', 'd_acc', 'd_acc_lo', 'd_acc_hi',
+              'p_acc', 'p_acc_holm', 'n_paired', 'val_auc_mean', 'wall_s', 'seeds_failed',
+              'seeds_missing', 'error')
 
 
 def write_csv(path, table):
-  with open(path + '.tmp', 'w', newline='') as f:
-    w = csv.DictWriter(f, CSV_FIELDS, extrasaction='ignore')
-    w.writeheader()
-    for r in table:
-      w.writerow({k: (' '.join(map(str, r[k])) if isinstance(r[k], list)
-                      else '' if isinstance(r[k], float) and not math.isfinite(r[k])
-                      else r[k]) for k in CSV_FIELDS})
-  os.replace(path + '.tmp', path)
+  """report.csv: CSV_FIELDS, then one column per quality key."""
+  qkeys = quality_keys(table)
+
+  def cell(v):
+    if isinstance(v, list):
+      return ' '.join(map(str, v))
+    return '' if isinstance(v, float) and not math.isfinite(v) else v
+
+  out = io.StringIO()
+  w = csv.writer(out)
+  w.writerow(CSV_FIELDS + tuple(qkeys))
+  for r in table:
+    w.writerow([cell(r[k]) for k in CSV_FIELDS]
+               + [cell(r['quality'].get(k, float('nan'))) for k in qkeys])
+  write_atomic(path, out.getvalue())
 
 
-# ---------------------------------------------------------------- pictures
-
-def plot_dataset(path, dataset, drows):
-  """Methods side by side: mean ± std bars, seeds as dots, paper as diamonds."""
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use('Agg')
-  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
-  fig, axes = plt.subplots(1, 2, figsize=(9, 4.2))
-  x = np.arange(len(drows))
-  for ax, name, label in zip(axes, ('auc', 'acc'), ('test AUC', 'test ACC')):
-    means = np.array([r[f'{name}_mean'] for r in drows])
-    stds = np.nan_to_num(np.array([r[f'{name}_std'] for r in drows]))
-    ok = np.isfinite(means)
-    shown = [v for r in drows for v in list(r[f'_{name}'].values()) + [r[f'paper_{name}']]
-             if v is not None and math.isfinite(v)]
-    bottom = max(0.0, min([0.5] + [math.floor(v * 10) / 10 for v in shown]))
-    ax.bar(x[ok], means[ok], width=0.6, yerr=stds[ok], capsize=5, color='#8fb3d9',
-           edgecolor='#2b5d8a', label='ours: mean ± std (val-selected)')
-    for i, r in enumerate(drows):
-      vals = list(r[f'_{name}'].values())
-      if vals:
-        jitter = np.linspace(-0.12, 0.12, len(vals)) if len(vals) > 1 else [0.0]
-        ax.scatter(i + np.asarray(jitter), vals, s=12, color='#1f3f5f', zorder=3,
-                   label='seeds' if i == int(np.argmax(ok)) else None)
-      if math.isfinite(r[f'best_{name}_mean']):
-        ax.scatter([i + 0.3], [r[f'best_{name}_mean']], marker='x', color='grey',
-                   zorder=3, label='test-selected mean' if i == int(np.argmax(ok)) else None)
-      p = r[f'paper_{name}']
-      if math.isfinite(p):
-        ax.scatter([i], [p], marker='D', s=40, facecolor='none', edgecolor='#c0392b',
-                   zorder=4, label="paper's Table 2" if i == 0 else None)
-      if r['status'] in ('failed', 'missing'):
-        ax.text(i, bottom + 0.02, r['status'].upper(), ha='center', va='bottom', color='#c0392b',
-                rotation=90, fontsize=9)
-      elif r['status'] != 'ok':
-        ax.text(i - 0.38, bottom + 0.02, f"n={r['n']}/{r['n_expected']}", ha='center', va='bottom',
-                color='#c0392b', rotation=90, fontsize=8)
-    ax.set_xticks(x)
-    ax.set_xticklabels([f"{r['method']}\n(n={r['n']})" for r in drows])
-    ax.set_ylim(bottom, 1.0)
-    ax.set_xlim(-0.6, len(drows) - 0.4)
-    ax.set_ylabel(label)
-    ax.grid(axis='y', alpha=0.3)
-  handles, labels = axes[0].get_legend_handles_labels()
-  fig.legend(handles, labels, fontsize=7, loc='lower center', ncol=4, frameon=False)
-  fig.suptitle(dataset)
-  fig.tight_layout(rect=(0, 0.07, 1, 1))
-  fig.savefig(path, dpi=110)
-  plt.close(fig)
-
-
-def gallery(path, dataset, samples):
-  """Stacks one samples.png per method under a title: [(method, png path)]."""
-  from PIL import Image, ImageDraw  # pylint: disable=g-import-not-at-top
-  images = [(m, Image.open(p).convert('RGB')) for m, p in samples]
-  width = max(im.width for _, im in images)
-  title_h = 18
-  canvas = Image.new('RGB', (width, sum(im.height + title_h for _, im in images)), 'white')
-  draw = ImageDraw.Draw(canvas)
-  y = 0
-  for m, im in images:
-    draw.text((4, y + 3), f'{dataset} - {m}', fill='black')
-    canvas.paste(im, (0, y + title_h))
-    y += im.height + title_h
-  canvas.save(path)
-
+# ----------------------------------------------------------------- the files
 
 def write_report(root):
   """Writes report.md, report.csv, plots and galleries into root; returns the
@@ -431,9 +432,7 @@ def write_report(root):
       galleries.append((d, name, links))
   write_csv(os.path.join(root, 'report.csv'), table)
   path = os.path.join(root, 'report.md')
-  with open(path + '.tmp', 'w') as f:
-    f.write(markdown(collected, table, plots, galleries))
-  os.replace(path + '.tmp', path)
+  write_atomic(path, markdown(collected, table, plots, galleries))
   return path
 
 

@@ -9,8 +9,6 @@ jitted step with donated state, data parallelism over a device mesh, the
 optional vmap over seeds, per-epoch logging, divergence checks, checkpoints.
 """
 import dataclasses
-import json
-import os
 import time
 from typing import Any, Callable, Optional
 
@@ -18,9 +16,11 @@ import flax
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
-from medaug_jax.checkpoint import Checkpoints, write_atomic
+from medaug_jax import interrupt
+from medaug_jax.checkpoint import Checkpoints
 from medaug_jax.errors import MedaugError
 
 
@@ -30,6 +30,17 @@ class TrainState:
   params: Any
   opt_state: Any
   model_state: Any  # BatchNorm statistics etc.; {} when a model has none
+
+  def apply_gradients(self, tx, grads, **changes):
+    """One optimiser step of the whole state (one network, one optimiser)."""
+    params, opt_state = optimizer_update(tx, grads, self.opt_state, self.params)
+    return self.replace(step=self.step + 1, params=params, opt_state=opt_state, **changes)
+
+
+def optimizer_update(tx, grads, opt_state, params):
+  """The optax update every objective goes through: (params, opt_state)."""
+  updates, opt_state = tx.update(grads, opt_state, params)
+  return optax.apply_updates(params, updates), opt_state
 
 
 def make_mesh(devices=None):
@@ -114,33 +125,6 @@ class Fit:
   images_seen: int
 
 
-class MetricsLog:
-  """metrics.jsonl: one JSON line per epoch and phase, trimmed on resume."""
-
-  def __init__(self, path):
-    self.path = path
-
-  def append(self, record):
-    with open(self.path, 'a') as f:
-      f.write(json.dumps(record, sort_keys=True) + '\n')
-
-  def rewind(self, phase, epoch):
-    """Drops `phase` lines after `epoch`, written after the last checkpoint."""
-    if not os.path.exists(self.path):
-      return
-    with open(self.path) as f:
-      lines = [l for l in f if l.strip()]
-    keep = []
-    for line in lines:
-      try:
-        r = json.loads(line)
-      except json.JSONDecodeError:  # torn last line of a killed run
-        continue
-      if r.get('phase') != phase or r.get('epoch', 0) <= epoch:
-        keep.append(line if line.endswith('\n') else line + '\n')
-    write_atomic(self.path, ''.join(keep))
-
-
 def _fmt_time(s):
   s = int(round(s))
   return f'{s // 3600}h{s // 60 % 60:02d}m' if s >= 3600 else f'{s // 60}m{s % 60:02d}s'
@@ -158,31 +142,46 @@ def _check_finite(phase, epoch, metrics):
 def fit(objective, state, images, labels, *, phase, epochs, batch_size, rng,
         mesh, checkpoints: Optional[Checkpoints] = None, checkpoint_every=1,
         evaluate: Optional[Callable[[Any, int, list], dict]] = None,
-        log: Optional[MetricsLog] = None, num_seeds=None, print_every=1):
+        log=None, num_seeds=None, print_every=1):
   """Trains `objective` for `epochs` epochs, resuming from `checkpoints`.
 
   images/labels are device arrays ([S, N, ...] with num_seeds). rng is a raw
   key ([S, 2] with num_seeds). Each epoch's shuffle and step keys derive from
   (rng, epoch, step) alone, so a resumed run replays exactly the same batches
-  and noise as an uninterrupted one.
+  and noise as an uninterrupted one. `log` is a logs.MetricsLog.
+
+  Checkpoints are keyed by optimizer steps done: every `checkpoint_every`
+  epochs, and at the step boundary where a SIGTERM/Ctrl-C (interrupt.py)
+  stops the run, with the epoch's partial metric sums, so that a run resumed
+  mid-epoch ends with the same numbers.
   """
   n = images.shape[1] if num_seeds else images.shape[0]
   if batch_size % mesh.size:
     raise MedaugError(f'batch size {batch_size} is not divisible by the '
                       f'{mesh.size} devices of the mesh.')
-  history, start, train_s = [], 0, 0.0
-  if checkpoints is not None and checkpoints.latest_epoch() is not None:
-    state, meta = checkpoints.restore(state)
+  steps = -(-n // batch_size)
+  history, start, first_step, partial, train_s = [], 0, 0, None, 0.0
+  restored = checkpoints.restore(state) if checkpoints is not None else None
+  if restored is not None:
+    state, meta = restored
     start, history, train_s = meta['epoch'], meta['history'], meta['train_s']
+    first_step, partial = meta.get('next_step', 0), meta.get('sums')
     if print_every:
-      print(f'[{phase}] resuming after epoch {start}/{epochs}', flush=True)
+      print(f'[{phase}] resuming after epoch {start}/{epochs}'
+            + (f', step {first_step}/{steps}' if first_step else ''), flush=True)
   if log is not None:
     log.rewind(phase, start)
   step_fn, raw_step = make_accumulating_step(objective, mesh, num_seeds)
   plan = jax.jit(jax.vmap(_epoch_plan, (0, None, None, None)) if num_seeds else _epoch_plan,
                  static_argnums=(2, 3))
-  steps = -(-n // batch_size)
   metric_shapes = None
+
+  def save(epoch, next_step, sums=None):
+    meta = {'epoch': epoch, 'next_step': next_step, 'history': history, 'train_s': train_s}
+    if sums is not None:
+      meta['sums'] = {k: _tolist(v) for k, v in jax.device_get(sums).items()}
+    checkpoints.save(epoch * steps + next_step, state, meta)
+
   t_run = time.perf_counter()
   for epoch in range(start, epochs):
     t0 = time.perf_counter()
@@ -191,9 +190,16 @@ def fit(objective, state, images, labels, *, phase, epochs, batch_size, rng,
       metric_shapes = jax.eval_shape(raw_step, state, images, labels, idx, mask, 0, step_key)[1]
     # Fresh each epoch: the step donates (reuses) the buffers it is given.
     # Placed like the step's outputs, so the step compiles once, not twice.
-    sums = replicate(jax.tree.map(lambda a: jnp.zeros(a.shape, jnp.float32), metric_shapes),
-                     mesh)
-    for i in range(steps):
+    saved = partial if epoch == start and partial else {}
+    sums = replicate({k: jnp.asarray(saved.get(k, np.zeros(a.shape)), jnp.float32)
+                      for k, a in metric_shapes.items()}, mesh)
+    for i in range(first_step if epoch == start else 0, steps):
+      signal_name = interrupt.requested()
+      if signal_name:
+        train_s += time.perf_counter() - t0
+        if checkpoints is not None:
+          save(epoch, i, sums)
+        raise interrupt.Interrupted(signal_name, f'in {phase}, epoch {epoch + 1} step {i}/{steps}')
       state, sums = step_fn(state, sums, images, labels, idx, mask, i, step_key)
     sums = jax.device_get(sums)
     epoch_train_s = time.perf_counter() - t0
@@ -210,8 +216,7 @@ def fit(objective, state, images, labels, *, phase, epochs, batch_size, rng,
       log.append(record)
     last = epoch + 1 == epochs
     if checkpoints is not None and ((epoch + 1) % checkpoint_every == 0 or last):
-      checkpoints.save(epoch + 1, state,
-                       {'epoch': epoch + 1, 'history': history, 'train_s': train_s})
+      save(epoch + 1, 0)
     if print_every and ((epoch + 1) % print_every == 0 or last):
       done = epoch + 1 - start
       eta = (time.perf_counter() - t_run) / done * (epochs - epoch - 1)

@@ -9,12 +9,10 @@ if ROOT not in sys.path:
   sys.path.insert(0, ROOT)
 
 
-def tiny_config(base="none", dataset='synthetic', **overrides):
+def tiny_config(base='none', dataset='synthetic', **overrides):
   """A run that finishes in seconds on 2 CPU cores."""
-  from configs import default  # pylint: disable=g-import-not-at-top
-  import importlib  # pylint: disable=g-import-not-at-top
-  config = importlib.import_module(f"configs.{base}").get_config() if base != "none" \
-      else default.get_config()
+  from medaug_jax import config_lib  # pylint: disable=g-import-not-at-top
+  config = config_lib.method_config(base)
   config.dataset = dataset
   config.data.train_per_class = 24
   c = config.classifier
@@ -22,11 +20,7 @@ def tiny_config(base="none", dataset='synthetic', **overrides):
   g = config.generator
   g.epochs, g.batch_size, g.num_per_class, g.checkpoint_every, g.print_every = 3, 16, 8, 1, 1
   for key, value in overrides.items():
-    node = config
-    *path, last = key.split('.')
-    for p in path:
-      node = node[p]
-    node[last] = value
+    config_lib.set_dotted(config, key, value)
   return config
 
 
@@ -50,3 +44,24 @@ def run_main(args, env=None, timeout=600):
 os.environ.setdefault('JAX_COMPILATION_CACHE_DIR', os.path.join(ROOT, '.jax_cache'))
 os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS', '0')
 os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES', '0')
+
+
+def read_events(folder):
+  """[(tag, step, value)] of the TensorBoard event files in folder: a float
+  for scalars, the PNG bytes for images."""
+  import glob  # pylint: disable=g-import-not-at-top
+  import struct  # pylint: disable=g-import-not-at-top
+  from tensorboardX.proto import event_pb2  # pylint: disable=g-import-not-at-top
+  out = []
+  for path in sorted(glob.glob(os.path.join(folder, 'events.out.tfevents.*'))):
+    with open(path, 'rb') as f:
+      blob = f.read()
+    i = 0
+    while i < len(blob):  # TFRecord: length, its CRC, the record, its CRC
+      (n,) = struct.unpack('<Q', blob[i:i + 8])
+      event = event_pb2.Event.FromString(blob[i + 12:i + 12 + n])
+      i += 12 + n + 4
+      for v in event.summary.value:
+        value = v.image.encoded_image_string if v.HasField('image') else v.simple_value
+        out.append((v.tag, event.step, value))
+  return out

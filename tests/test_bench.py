@@ -1,29 +1,41 @@
 """The benchmark's JAX side on tiny widths and batch: it runs, and writes
-bench.json / bench.md of the documented shape. (Speed itself is never tested.)"""
+bench.json / bench.md of the documented shape. (Speed itself is never tested.)
+With torch installed (the bench extra), the PyTorch twins are checked too: the
+same sizes as our models, and the ResNet the same logits on the same weights."""
 import json
 import os
+import subprocess
+import sys
 
+from absl import app
 import pytest
 
-from medaug_jax import bench, bench_torch
+from medaug_jax.bench import throughput, torch_twins
 
-TINY = ['--batch=8', '--width=4', '--gen-width-div=16', '--repeats=1', '--gen-block=2',
-        '--peak-size=128', '--channels=1']
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = dict(batch=8, width=4, gen_width_div=16, repeats=1, gen_block=2, peak_size=128,
+            channels=[1])
+needs_torch = pytest.mark.skipif(not torch_twins.available(),
+                                 reason='torch not installed (bench extra)')
 
 
-def _run(tmp_path, *extra):
-  out = tmp_path / 'bench'
-  report = bench.main(TINY + [f'--out={out}', *extra])
+def _read(out):
   with open(out / 'bench.json') as f:
     saved = json.load(f)
   with open(out / 'bench.md') as f:
     md = f.read()
-  return report, saved, md
+  return saved, md
+
+
+def _run(tmp_path, **extra):
+  out = tmp_path / 'bench'
+  report = throughput.run(**TINY, out=str(out), **extra)
+  return (report, *_read(out))
 
 
 def test_jax_side_writes_json_and_markdown(tmp_path):
-  report, saved, md = _run(tmp_path, '--no-torch', '--models=resnet_train,resnet_eval,cgan',
-                           '--no-epoch', '--baseline')
+  report, saved, md = _run(tmp_path, torch=False, models=['resnet_train', 'resnet_eval', 'cgan'],
+                           epoch=False, baseline=True)
   assert saved['peak_gflops'] > 0
   assert [(c['model'], c['channels']) for c in saved['cases']] == [
       ('resnet_train', 1), ('resnet_eval', 1), ('cgan', 1)]
@@ -44,29 +56,52 @@ def test_jax_side_writes_json_and_markdown(tmp_path):
   assert '| model | ch | JAX img/s |' in md and '| resnet_train | 1 |' in md
   assert 'jax (lax.conv)' in md
   assert saved['command'].startswith('python -m medaug_jax.bench')
+  assert report['args']['models'] == ['resnet_train', 'resnet_eval', 'cgan']
 
 
 def test_epoch_timing(tmp_path):
-  _, saved, md = _run(tmp_path, '--no-torch', '--models=ae', '--epoch')
+  _, saved, md = _run(tmp_path, torch=False, models=['ae'], epoch=True)
   (e,) = saved['epochs']
-  assert e['model'] == 'ae' and e['steps'] == -(-bench.BREAST_TRAIN // 8)
+  assert e['model'] == 'ae' and e['steps'] == -(-throughput.BREAST_TRAIN // 8)
   assert e['fit_epoch_s'] > 0 and e['scan_epoch_s'] > 0 and e['fit_images_per_s'] > 0
   assert 'Per-epoch wall time' in md and '| ae | 1 |' in md
 
 
-def test_parse_args_rejects_unknown_model():
-  with pytest.raises(SystemExit):
-    bench.parse_args(['--models=resnet50'])
-  a = bench.parse_args(['--quick'])
+def test_options_reject_unknown_model_and_fill_defaults():
+  with pytest.raises(app.UsageError):
+    throughput.options(models=['resnet50'])
+  with pytest.raises(TypeError):
+    throughput.options(gen_width=2)
+  a = throughput.options(quick=True)
   assert a.repeats == 2 and not a.torch_compile and not a.epoch
-  assert a.models == list(bench.MODELS) and a.channels == [1, 3]
+  assert a.models == list(throughput.MODELS) and a.channels == [1, 3]
 
 
-@pytest.mark.skipif(not bench_torch.available(), reason='torch not installed (bench extra)')
+def test_models_are_the_resnets_and_every_generator():
+  from medaug_jax import generators
+  assert throughput.MODELS == ('resnet_train', 'resnet_eval', *generators.available())
+
+
+def test_command_line(tmp_path):
+  """python -m medaug_jax.bench (make bench, launch/bench.sh) with absl flags."""
+  out = tmp_path / 'cli'
+  flags = ['--quick', '--notorch', '--models=ae', '--channels=1', '--batch=8',
+           '--gen_width_div=16', '--gen_block=2', '--repeats=1', '--peak_size=128']
+  proc = subprocess.run([sys.executable, '-m', 'medaug_jax.bench', f'--out={out}', *flags],
+                        cwd=ROOT, capture_output=True, text=True, timeout=300)
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  saved, md = _read(out)
+  assert [(c['model'], c['channels']) for c in saved['cases']] == [('ae', 1)]
+  assert saved['args']['repeats'] == 1 and not saved['args']['epoch']
+  assert saved['command'].startswith('python -m medaug_jax.bench --out=')
+  assert '--notorch' in saved['command'] and '| ae | 1 |' in md
+
+
+@needs_torch
 def test_torch_side_eager(tmp_path):
   # One torch thread: OpenMP barriers on a busy 2-core CI box are slow.
-  _, saved, md = _run(tmp_path, '--torch', '--no-torch-compile', '--no-epoch',
-                      '--torch-threads=1', '--models=ae,cvae,cgan')
+  _, saved, md = _run(tmp_path, torch=True, torch_compile=False, epoch=False,
+                      torch_threads=1, models=['ae', 'cvae', 'cgan'])
   for case in saved['cases']:
     rows = {r['impl']: r for r in case['rows']}
     assert set(rows) == {'jax', 'torch eager'}
@@ -76,37 +111,83 @@ def test_torch_side_eager(tmp_path):
   assert 'x |' in md  # the JAX / eager ratio column is filled
 
 
-@pytest.mark.skipif(not bench_torch.available(), reason='torch not installed (bench extra)')
+@needs_torch
+def test_generator_without_twin_gets_no_torch_columns(tmp_path, monkeypatch):
+  monkeypatch.delitem(torch_twins.TWINS, 'ae')
+  _, saved, md = _run(tmp_path, torch=True, torch_compile=False, epoch=False,
+                      torch_threads=1, models=['ae'])
+  (case,) = saved['cases']
+  assert [r['impl'] for r in case['rows']] == ['jax']
+  assert '| ae | 1 |' in md
+
+
+@needs_torch
 def test_torch_models_match_ours_in_size():
   """Same parameter counts as the Flax models: the same architectures."""
   import jax
   import jax.numpy as jnp
-  import importlib
-  from medaug_jax import generators, models
+  from medaug_jax import config_lib, generators
+  from medaug_jax.models import resnet
   count = lambda tree: sum(x.size for x in jax.tree.leaves(tree))
   for ch in (1, 3):
-    flax_vars = models.resnet18(2, width=8).init(jax.random.key(0), jnp.zeros((1, 28, 28, ch)),
-                                                  train=False)
-    torch_model = bench_torch.resnet18(2, ch, width=8)
+    flax_vars = resnet.resnet18(2, width=8).init(jax.random.key(0), jnp.zeros((1, 28, 28, ch)),
+                                                 train=False)
+    torch_model = torch_twins.resnet18(2, ch, width=8)
     n_torch = sum(p.numel() for p in torch_model.parameters())
     assert n_torch == count(flax_vars['params'])
-  for name in ('ae', 'cvae', 'cgan'):
-    cfg = importlib.import_module(f'configs.{name}').get_config().generator
+  assert set(torch_twins.TWINS) <= set(generators.available())
+  for name in torch_twins.TWINS:
+    cfg = config_lib.method_config(name).generator
     cfg.hidden = tuple(h // 8 for h in cfg.hidden)
     obj = generators.get(name)(cfg, 3, (28, 28, 1))
     state = obj.init(jax.random.key(0), jnp.zeros((2, 28, 28, 1), jnp.uint8), jnp.zeros((2,), jnp.int32))
-    task = bench_torch.GeneratorTask(name, cfg, 3, (28, 28, 1))
-    mods = [getattr(task, m) for m in ('enc', 'dec', 'g', 'd') if hasattr(task, m)]
-    assert sum(p.numel() for m in mods for p in m.parameters()) == count(state.params), name
+    twin = torch_twins.generator_twin(name, cfg, 3, (28, 28, 1))
+    assert sum(p.numel() for p in twin.nets.parameters()) == count(state.params), name
+  assert torch_twins.generator_twin('no_such_generator', None, 3, (28, 28, 1)) is None
+
+
+@needs_torch
+@pytest.mark.parametrize('channels', [1, 3])
+def test_torch_resnet_gives_our_logits_on_our_weights(channels):
+  import jax
+  import numpy as np
+  import torch
+  from medaug_jax.models import resnet
+  rs = np.random.RandomState(channels)
+  x = rs.standard_normal((16, 28, 28, channels)).astype(np.float32)
+  model = resnet.resnet18(3, width=8)
+
+  def randomize(path, v):
+    # BatchNorm affines and running statistics off init's 1, 0, 0, 1, so
+    # that the eval pass tests that they land in the right layers.
+    name = path[-1].key
+    if name in ('scale', 'var'):
+      return rs.uniform(0.5, 1.5, v.shape).astype(np.float32)
+    if name in ('bias', 'mean'):
+      return 0.2 * rs.standard_normal(v.shape).astype(np.float32)
+    return v
+
+  variables = jax.tree_util.tree_map_with_path(
+      randomize, model.init(jax.random.key(0), x, train=False))
+  twin = torch_twins.resnet18(3, channels, width=8)
+  torch_twins.load_flax_resnet(twin, variables)
+  x_nchw = torch.from_numpy(x.transpose(0, 3, 1, 2).copy())
+  for train in (False, True):  # running averages, then the batch's statistics
+    twin.train(train)
+    with torch.no_grad():
+      want = twin(x_nchw).numpy()
+    got = model.apply(variables, x, train=train, mutable=['batch_stats'] if train else False)
+    got = np.asarray(got[0] if train else got)
+    assert np.abs(got - want).max() < 1e-4, train  # logits of size ~1; seen: 2e-6
 
 
 def test_layer_benchmark_runs_and_formats():
-  from medaug_jax import bench_layers
-  rows = bench_layers.run(batch=2, repeats=1, use_torch=False,
-                          layers=((8, 16, 16, 1), (8, 16, 32, 2)))
+  from medaug_jax.bench import layers
+  rows = layers.run(batch=2, repeats=1, use_torch=False,
+                    layers=((8, 16, 16, 1), (8, 16, 32, 2)))
   assert [r['layer'] for r in rows] == ['8x8 16->16 s1', '8x8 16->32 s2']
   for r in rows:
     assert all(r[f'{n} {k}'] > 0 for n in ('lax', 'ours') for k in ('fwd', 'grad'))
-  md = bench_layers.markdown(rows)
+  md = layers.markdown(rows)
   assert md.splitlines()[0] == '| layer | lax fwd | lax fwd+bwd | ours fwd | ours fwd+bwd |'
   assert len(md.splitlines()) == 4

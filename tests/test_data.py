@@ -34,6 +34,29 @@ def test_table1_sizes_pneumonia(shared_data):
   assert np.array_equal(sub.test.labels, ds.test.labels)
 
 
+def test_retina_subset_keeps_rare_classes_disjoint(shared_data, caplog):
+  """RetinaMNIST: colour, five ordinal grades, two grades below 150 + val."""
+  ds = data.load_official('retinamnist', shared_data)
+  assert ds.task == 'ordinal-regression' and ds.channels == 3 and ds.num_classes == 5
+  with caplog.at_level('WARNING'):
+    sub = data.paper_subset(ds, seed=0)
+  assert sub.sizes() == {'train': 639, 'val': 74, 'test': 400}
+  assert np.bincount(sub.train.labels).tolist() == [150, 125, 150, 150, 64]
+  assert np.bincount(sub.val.labels).tolist() == [17, 15, 17, 17, 8]
+  assert 'class 1 has only 140 images' in caplog.text
+  key = lambda a: {r.tobytes() for r in a.reshape(len(a), -1)}
+  assert not key(sub.train.images) & key(sub.val.images)
+
+
+def test_multi_label_subset_says_how_to_run_it():
+  splits = data.synthetic_splits(1)
+  multi = data.Dataset('chestmnist', 'multi-label, binary-class', ('a', 'b'),
+                       **{k: data.Split(v.images, np.stack([v.labels, v.labels], 1))
+                          for k, v in splits.items()})
+  with pytest.raises(MedaugError, match='multi-label.*--config.data.subset=false'):
+    data.paper_subset(multi, seed=0)
+
+
 def test_md5_mismatch_warns_and_loads(shared_data, caplog):
   with caplog.at_level('WARNING'):
     ds = data.load_official('breastmnist', shared_data)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from configs import grid as grid_config
-from medaug_jax import grid, report, train
+from medaug_jax import grid, report, run
 
 SEEDS = (0, 1)
 
@@ -95,13 +95,13 @@ def test_vmapped_cell_leaves_per_seed_logs_and_no_checkpoints(first_run):
 def test_restart_skips_finished_cells(first_run, monkeypatch):
   g, workdir, _ = first_run
   calls = []
-  real = train.train_seeds
+  real = run.train_seeds
 
   def spy(config, seeds, workdirs, group_dir, overwrite=False):
     calls.append((config.method, list(seeds)))
     return real(config, seeds, workdirs, group_dir, overwrite)
 
-  monkeypatch.setattr(train, 'train_seeds', spy)
+  monkeypatch.setattr(run, 'train_seeds', spy)
   before = {s: os.path.getmtime(os.path.join(workdir, 'synthetic', 'none', f'seed_{s}',
                                              'results.json')) for s in SEEDS}
   # Not retrying the failed cell: nothing may train at all.
@@ -165,3 +165,24 @@ def test_cell_config_layers_method_generator_over_base():
   assert c.generator.lr == 1e-4 and c.generator.b1 == 0.5
   assert grid.cell_config(g, 'breastmnist', 'ae').generator.epochs == 300
   assert len(grid.cells(g)) == 32 and grid.seeds_of(g) == [0, 1, 2, 3, 4]
+  # A method named only on the command line still gets its own settings from
+  # its config file, not the base generator's.
+  g.methods = ('none', 'cgan')
+  del g.generators['cgan']
+  c = grid.cell_config(g, 'breastmnist', 'cgan')
+  assert (c.generator.epochs, c.generator.lr, c.generator.hidden) == (1000, 1e-4, (256, 512, 1024))
+  assert grid.cell_config(g, 'breastmnist', 'none').method == 'none'
+
+
+def test_comma_lists_from_the_command_line():
+  g = grid_config.get_config()
+  g.methods, g.datasets, g.seeds = ('none,cgan',), ('breastmnist, retinamnist',), (0,)
+  assert grid.cells(g) == [('breastmnist', 'none'), ('breastmnist', 'cgan'),
+                           ('retinamnist', 'none'), ('retinamnist', 'cgan')]
+  assert grid.seeds_of(g) == [0]
+
+
+def test_unknown_method_is_one_line():
+  g = grid_config.get_config()
+  with pytest.raises(grid.MedaugError, match="unknown method 'nosuchgan'.*choose one of.*cgan"):
+    grid.cell_config(g, 'breastmnist', 'nosuchgan')

@@ -1,10 +1,14 @@
-"""ResNet-18 shapes and the CPU kernel-gradient path against plain lax."""
+"""ResNet-18 shapes and padding, and the CPU convolutions against plain lax."""
+import functools
+
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from medaug_jax import models
+from medaug_jax.models import resnet
+from medaug_jax.ops import conv_cpu
 
 
 # 5 input channels take the XLA conv with the dots kernel gradient, 16 the
@@ -21,7 +25,7 @@ def test_conv_values_and_gradients_match_lax(kernel, stride, cin):
     y = conv(x, w, (stride, stride), 'SAME', dimension_numbers=dims)
     return jnp.sum(y * jax.random.normal(kd, y.shape))
 
-  ours = jax.value_and_grad(lambda x, w: loss(models.conv_general_dilated, x, w), (0, 1))(x, w)
+  ours = jax.value_and_grad(lambda x, w: loss(conv_cpu.conv_general_dilated, x, w), (0, 1))(x, w)
   ref = jax.value_and_grad(lambda x, w: loss(jax.lax.conv_general_dilated, x, w), (0, 1))(x, w)
   for a, b in zip(jax.tree.leaves(ours), jax.tree.leaves(ref)):
     np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-4)
@@ -29,10 +33,27 @@ def test_conv_values_and_gradients_match_lax(kernel, stride, cin):
 
 @pytest.mark.parametrize('channels', [1, 3])
 def test_resnet18_shapes_and_size(channels):
-  model = models.resnet18(num_classes=9)
+  model = resnet.resnet18(num_classes=9)
   x = jnp.zeros((2, 28, 28, channels))
   variables = model.init(jax.random.key(0), x, train=False)
   assert model.apply(variables, x, train=False).shape == (2, 9)
   n = sum(p.size for p in jax.tree.leaves(variables['params']))
   # torchvision-style ResNet-18 with a 3x3 stem and a 9-way head: 11.18M.
   assert 11.1e6 < n < 11.3e6
+
+
+@pytest.mark.parametrize('size', [8, 7])
+def test_downsampling_block_pads_like_pytorch(size):
+  """Output pixel (0, 0) of a stride-2 block sees input rows and columns 0-3
+  with PyTorch's padding=1 (the MedMNIST ResNet-18); Flax's 'SAME' pads an
+  even map by (0, 1) and would make it 0-4."""
+  conv = functools.partial(nn.Conv, use_bias=False,
+                           conv_general_dilated=conv_cpu.conv_general_dilated)
+  norm = functools.partial(nn.BatchNorm, use_running_average=True)
+  block = resnet.BasicBlock(4, 2, conv, norm)
+  x = jnp.ones((1, size, size, 3))
+  variables = block.init(jax.random.key(0), x)
+  assert block.apply(variables, x).shape == (1, 4, 4, 4)
+  grad = jax.grad(lambda x: block.apply(variables, x)[0, 0, 0].sum())(x)
+  seen = np.flatnonzero(np.abs(np.asarray(grad[0, :, :, 0])).sum(1) > 0)
+  assert seen.tolist() == [0, 1, 2, 3]

@@ -24,7 +24,8 @@ def write_run(root, dataset, method, seed, auc):
                       'test_acc': auc - 0.1},
          'best_test': {'auc': auc + 0.01, 'acc': auc - 0.09},
          'generator': None if method == 'none' else
-         {'fidelity': {'conditional_accuracy': 0.75}},
+         {'quality': {'label_agreement': 0.75, 'label_agreement_ceiling': 0.8,
+                      'label_agreement_chance': 0.5}},
          'timing': {'total_s': 10.0, 'seeds_vmapped': 1},
          'env': {'machine': 'x86_64, 2 cpus', 'jax': '0', 'backend': 'cpu',
                  'device_count': 1, 'device_kind': 'cpu'}}
@@ -81,6 +82,30 @@ def test_paired_difference_t_interval():
   assert one['n'] == 1 and one['mean'] == pytest.approx(0.1) and math.isnan(one['lo'])
 
 
+def test_holm():
+  assert report.holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+  adjusted = report.holm([float('nan'), 0.02, 0.9])
+  assert math.isnan(adjusted[0]) and adjusted[1:] == pytest.approx([0.04, 0.9])
+
+
+def test_holm_marks_what_survives(tmp_path):
+  root = str(tmp_path)
+  for s in range(4):
+    write_run(root, 'breastmnist', 'none', s, 0.80 + 0.01 * s)
+    write_run(root, 'breastmnist', 'cvae', s, 0.90 + 0.01 * s + 0.001 * (s % 2))
+    write_run(root, 'breastmnist', 'ae', s, 0.80 + 0.01 * s + 0.02 * (s % 2) - 0.01)
+  rows = {r['method']: r for r in report.rows(report.collect(root))}
+  assert rows['cvae']['p_auc_holm'] < 0.05 and rows['ae']['p_auc_holm'] > 0.05
+  assert report._diff(rows['cvae'], 'auc').endswith(' *')
+  assert not report._diff(rows['ae'], 'auc').endswith(' *')
+
+
+def test_runs_from_before_quality_keep_their_label_agreement():
+  assert report.quality_of({'generator': {'fidelity': {'conditional_accuracy': 0.6}}}) == \
+      {'label_agreement': 0.6}
+  assert report.quality_of({'generator': None}) == {}
+
+
 def test_rows(runs):
   rows = {(r['dataset'], r['method']): r for r in report.rows(report.collect(runs))}
   assert list(rows) == [('pneumoniamnist', m) for m in ('none', 'ae', 'cvae', 'cgan')] + \
@@ -96,7 +121,10 @@ def test_rows(runs):
   assert ae['d_auc'] == pytest.approx(0.03) and ae['d_acc'] == pytest.approx(0.03)
   half = 4.302653 * 0.01 / math.sqrt(3)
   assert ae['d_auc_lo'] == pytest.approx(0.03 - half, abs=1e-6)
-  assert ae['fidelity'] == pytest.approx(0.75)
+  assert ae['quality'] == pytest.approx({'label_agreement': 0.75, 'label_agreement_ceiling': 0.8,
+                                         'label_agreement_chance': 0.5})
+  from scipy import stats
+  assert ae['p_auc'] == pytest.approx(stats.ttest_rel(list(AE.values()), list(NONE.values())).pvalue)
   # Failed cell: marked, its stale result not averaged in.
   cvae = rows[('pneumoniamnist', 'cvae')]
   assert cvae['status'] == 'failed' and cvae['n'] == 0 and math.isnan(cvae['auc_mean'])
@@ -126,7 +154,11 @@ def test_write_report_files(runs):
   assert '0.820 ± 0.020' in line['pneumoniamnist/none']
   assert '3/3' in line['pneumoniamnist/none']
   assert '0.942 / 0.845' in line['pneumoniamnist/none']
-  assert '+0.030 [+0.005, +0.055] *' in line['pneumoniamnist/ae']
+  # The uncorrected interval excludes 0, but its p = .035 doubled by Holm's
+  # correction (two comparisons with a p-value: ae, cgan) is not below .05.
+  assert '+0.030 [+0.005, +0.055] |' in line['pneumoniamnist/ae']
+  assert '0.75 / 0.80' in line['pneumoniamnist/ae']
+  assert 'label agreement / ceiling' in md
   assert '**FAILED**: MedaugError: boom' in line['pneumoniamnist/cvae']
   assert '0.99' not in line['pneumoniamnist/cvae']
   assert '2/3' in line['pneumoniamnist/cgan'] and 'FAILED' in line['pneumoniamnist/cgan']

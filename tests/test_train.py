@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, run_main, tiny_config
-from medaug_jax import train
+from medaug_jax import run
+from medaug_jax import workdir as workdir_lib
 from medaug_jax.errors import MedaugError
 
 TINY = ['--config=configs/none.py', '--config.dataset=synthetic',
@@ -25,7 +26,7 @@ def _metrics(results):
 
 def test_outputs_and_selection(tmp_path):
   cfg = tiny_config(**{'classifier.epochs': 3})
-  res = train.train_and_evaluate(cfg, str(tmp_path))
+  res = run.train_and_evaluate(cfg, str(tmp_path))
   for f in ('config.json', 'metrics.jsonl', 'results.json'):
     assert os.path.exists(tmp_path / f)
   assert os.path.isdir(tmp_path / 'checkpoints' / 'classifier')
@@ -39,7 +40,7 @@ def test_outputs_and_selection(tmp_path):
   assert res['sizes'] == {'train': 48, 'train_real': 48, 'val': 6, 'test': 120, 'generated': 0}
   assert res['timing']['images_per_s'] > 0 and res['env']['device_count'] >= 1
   # A finished run is not trained again.
-  again = train.train_and_evaluate(cfg, str(tmp_path))
+  again = run.train_and_evaluate(cfg, str(tmp_path))
   assert again == res
 
 
@@ -93,20 +94,21 @@ def test_one_vs_eight_devices(tmp_path):
     ({'classifier.lr': 0.0}, 'classifier.lr must be a positive'),
     ({'classifier.optimizer': 'lbfgs'}, 'optimizer'),
     ({'dataset': 'nosuchmnist'}, 'unknown dataset'),
-    ({'method': 'diffusion'}, 'unknown generator'),
+    ({'method': 'nosuchgan'}, 'unknown generator'),
+    ({'quality.metrics': ('label_agreement', 'nosuchmetric')}, 'unknown quality metric'),
 ])
 def test_bad_config_values(tmp_path, override, match):
   with pytest.raises(MedaugError, match=match):
-    train.train_and_evaluate(tiny_config(**override), str(tmp_path / 'w'))
+    run.train_and_evaluate(tiny_config(**override), str(tmp_path / 'w'))
   assert not (tmp_path / 'w').exists()  # nothing half-written
 
 
 def test_workdir_of_other_config_is_refused(tmp_path):
-  train.prepare_workdir(tiny_config(), str(tmp_path))
+  workdir_lib.prepare(tiny_config(), str(tmp_path))
   other = tiny_config(**{'classifier.lr': 0.5})
   with pytest.raises(MedaugError, match='different config'):
-    train.prepare_workdir(other, str(tmp_path))
-  assert train.prepare_workdir(other, str(tmp_path), overwrite=True) is None
+    workdir_lib.prepare(other, str(tmp_path))
+  assert workdir_lib.prepare(other, str(tmp_path), overwrite=True) is None
   assert json.load(open(tmp_path / 'config.json'))['classifier']['lr'] == 0.5
 
 

@@ -1,30 +1,28 @@
-"""Generative models for augmentation, looked up by the config's name.
+"""Generative models for augmentation, found by name.
 
-A generator module defines a Linen model and an objective class with
-init / train_step (the trainer's protocol) and
-sample(state, rng, labels, real_images, real_labels) -> float images in
-[0, 1], and registers it with @register('name'). Adding a generator is one
-module here plus one config file.
+`method` = 'cgan' loads the module medaug_jax.generators.cgan and uses its
+`Objective` class (the trainer's protocol plus `sample`, see base.py).
+Adding a generator is one module here and one config file configs/<name>.py;
+nothing else lists generators.
 """
 import importlib
+import pkgutil
 
 from medaug_jax.errors import MedaugError
 
-REGISTRY = {}
-_MODULES = ('ae', 'cvae', 'cgan')
+# Modules of this package that are not generators.
+_SUPPORT = ('base', 'phase')
 
 
-def register(name):
-  def wrap(cls):
-    REGISTRY[name] = cls
-    return cls
-  return wrap
+def available():
+  """The generator names, from the modules of this package."""
+  return sorted(m.name for m in pkgutil.iter_modules(__path__)
+                if m.name not in _SUPPORT and not m.name.startswith('_'))
 
 
 def get(name):
-  for m in _MODULES:
-    importlib.import_module(f'medaug_jax.generators.{m}')
-  if name not in REGISTRY:
+  """The Objective class of generator `name`."""
+  if name in _SUPPORT or name not in available():
     raise MedaugError(f'unknown generator {name!r}; choose one of: '
-                      + ', '.join(sorted(REGISTRY)) + " (or method 'none')")
-  return REGISTRY[name]
+                      + ', '.join(available()) + " (or method 'none')")
+  return importlib.import_module(f'{__name__}.{name}').Objective

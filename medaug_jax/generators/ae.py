@@ -6,8 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from medaug_jax.generators import register
-from medaug_jax.generators.common import MLP, SingleLoss, to_unit
+from medaug_jax.generators.base import MLP, OneNetwork, to_unit
 
 
 class AutoEncoder(nn.Module):
@@ -23,13 +22,20 @@ class AutoEncoder(nn.Module):
     return nn.sigmoid(self.decoder(nn.relu(self.encoder(x))))
 
 
-@register('ae')
-class AE(SingleLoss):
+def spread_draw(rs, rows, n):
+  """n of `rows`, each used once before any is used twice: whole shuffles of
+  rows, then a draw without replacement for the remainder."""
+  whole, rest = divmod(n, len(rows))
+  return np.concatenate([rs.permutation(rows) for _ in range(whole)]
+                        + [rs.choice(rows, rest, replace=False)])
+
+
+class Objective(OneNetwork):
 
   def __init__(self, cfg, num_classes, image_shape):
     super().__init__(cfg, num_classes, image_shape)
     self.model = AutoEncoder(tuple(cfg.hidden), cfg.latent, self.dim)
-    self._reconstruct = jax.jit(lambda p, x: self.model.apply(p, x))
+    self._reconstruct = jax.jit(self.model.apply)
 
   def init_params(self, rng, x, c):
     return self.model.init(rng, x)
@@ -38,14 +44,12 @@ class AE(SingleLoss):
     return jnp.mean((self.model.apply(params, x) - x) ** 2, -1), {}
 
   def sample(self, state, rng, labels, real_images, real_labels):
-    """Reconstructs training images of each asked-for class; draws without
-    replacement while a class has enough images, with replacement after."""
+    """Reconstructs training images of each asked-for class (spread_draw)."""
     rs = np.random.default_rng(np.asarray(jax.random.key_data(rng)).ravel().tolist())
     labels = np.asarray(labels)
     rows = np.empty(len(labels), np.int64)
     for c in np.unique(labels):
       want = np.flatnonzero(labels == c)
-      have = np.flatnonzero(np.asarray(real_labels) == c)
-      rows[want] = rs.choice(have, len(want), replace=len(want) > len(have))
+      rows[want] = spread_draw(rs, np.flatnonzero(np.asarray(real_labels) == c), len(want))
     flat = self._reconstruct(state.params, to_unit(jnp.asarray(real_images[rows])))
     return self.to_images(flat)

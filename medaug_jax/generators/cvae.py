@@ -6,8 +6,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from medaug_jax.generators import register
-from medaug_jax.generators.common import MLP, SingleLoss, condition
+from medaug_jax.generators.base import MLP, OneNetwork, condition
 
 
 class CondVAE(nn.Module):
@@ -29,8 +28,7 @@ class CondVAE(nn.Module):
     return self.decoder(jnp.concatenate([z, c], -1))
 
 
-@register('cvae')
-class CVAE(SingleLoss):
+class Objective(OneNetwork):
 
   def __init__(self, cfg, num_classes, image_shape):
     super().__init__(cfg, num_classes, image_shape)
@@ -50,4 +48,5 @@ class CVAE(SingleLoss):
   def sample(self, state, rng, labels, real_images, real_labels):
     del real_images, real_labels
     z = jax.random.normal(rng, (len(labels), self.cfg.latent))
-    return self.to_images(self._decode(state.params, z, condition(jnp.asarray(labels), self.num_classes)))
+    c = condition(jnp.asarray(labels), self.num_classes)
+    return self.to_images(self._decode(state.params, z, c))

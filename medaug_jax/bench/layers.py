@@ -1,20 +1,26 @@
 """Per-layer convolution throughput: where the ResNet-18 step spends its time.
 
-  python -m medaug_jax.bench_layers                 # batch 128, ResNet-18 (28) layers
-  python -m medaug_jax.bench_layers --no-torch
+  python -m medaug_jax.bench.layers                 # batch 128, ResNet-18 (28) layers
+  python -m medaug_jax.bench.layers --notorch
 
 For each distinct 3x3 conv of the ResNet-18 at width 64 it times, interleaved
 after a warm-up, the forward and forward+backward (gradients for input and
-kernel) of lax.conv_general_dilated, of our models.conv_general_dilated (on
-CPU: im2col matmuls) and of torch's conv2d where torch is installed, and
+kernel) of lax.conv_general_dilated, of our ops.conv_cpu.conv_general_dilated
+(on CPU: im2col matmuls) and of torch's conv2d where torch is installed, and
 prints GFLOP/s (the conv's own FLOPs, 3x for forward+backward) as a Markdown
-table. The evidence behind the choices in models.py (BENCHMARKS.md).
+table. The evidence behind the choices in ops/conv_cpu.py (BENCHMARKS.md).
 """
-import argparse
 import functools
 import os
 import statistics
 import time
+
+from absl import app, flags
+
+from medaug_jax import hostmem
+from medaug_jax.bench import torch_twins
+
+FLAGS = flags.FLAGS
 
 # (input size, in channels, out channels, stride) of the 3x3 convs after the stem.
 LAYERS = ((28, 64, 64, 1), (28, 64, 128, 2), (14, 128, 128, 1), (14, 128, 256, 2),
@@ -26,7 +32,9 @@ def _jax_fns(conv, stride):
   import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
 
   def apply(x, w):
-    return conv(x, w, (stride, stride), 'SAME', dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
+    # Padded as the ResNet's (and torch's) padding=1.
+    return conv(x, w, (stride, stride), ((1, 1), (1, 1)),
+                dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
 
   fwd = jax.jit(apply)
   grad = jax.jit(jax.grad(lambda x, w: jnp.sum(apply(x, w) ** 2), argnums=(0, 1)))
@@ -51,7 +59,7 @@ def run(batch=128, repeats=5, use_torch=True, layers=LAYERS):
   import jax  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
   from jax import lax  # pylint: disable=g-import-not-at-top
-  from medaug_jax import models  # pylint: disable=g-import-not-at-top
+  from medaug_jax.ops import conv_cpu  # pylint: disable=g-import-not-at-top
   rows = []
   for hw, cin, cout, s in layers:
     rs = np.random.RandomState(0)
@@ -59,7 +67,7 @@ def run(batch=128, repeats=5, use_torch=True, layers=LAYERS):
     w = (rs.standard_normal((3, 3, cin, cout)) * 0.05).astype(np.float32)
     on_device = (jax.device_put(x), jax.device_put(w))
     impls = {'lax': (_jax_fns(lax.conv_general_dilated, s), on_device),
-             'ours': (_jax_fns(models.conv_general_dilated, s), on_device)}
+             'ours': (_jax_fns(conv_cpu.conv_general_dilated, s), on_device)}
     if use_torch:
       import torch  # pylint: disable=g-import-not-at-top
       tx = torch.from_numpy(x.transpose(0, 3, 1, 2).copy()).requires_grad_()
@@ -90,22 +98,22 @@ def markdown(rows):
   return '\n'.join(out)
 
 
-def main(argv=None):
-  from medaug_jax import bench_torch  # pylint: disable=g-import-not-at-top
-  p = argparse.ArgumentParser(description=__doc__.split('\n', 1)[0])
-  p.add_argument('--batch', type=int, default=128)
-  p.add_argument('--repeats', type=int, default=5)
-  p.add_argument('--torch', action=argparse.BooleanOptionalAction, default=None,
-                 help='torch conv2d columns (default: when torch is importable)')
-  args = p.parse_args(argv)
-  use_torch = bench_torch.available() if args.torch is None else args.torch
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+  hostmem.keep_freed_memory()
+  use_torch = torch_twins.available() if FLAGS.torch is None else FLAGS.torch
   if use_torch:
     import torch  # pylint: disable=g-import-not-at-top
     torch.set_num_threads(os.cpu_count() or 1)
-  rows = run(args.batch, args.repeats, use_torch)
+  rows = run(FLAGS.batch, FLAGS.repeats, use_torch)
   print('\nGFLOP/s (median of repeats):\n' + markdown(rows))
-  return rows
 
 
 if __name__ == '__main__':
-  main()
+  # Defined here, not on import: the throughput benchmark, which tests import
+  # beside run() and markdown(), has flags of the same names.
+  flags.DEFINE_integer('batch', 128, 'Batch size.')
+  flags.DEFINE_integer('repeats', 5, 'Timed repeats (after one warm-up round).')
+  flags.DEFINE_bool('torch', None, 'torch conv2d columns (default: when torch is importable).')
+  app.run(main)

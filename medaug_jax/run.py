@@ -1,16 +1,17 @@
 """One experiment run: (dataset, augmentation method, seed) -> results.json.
 
 train_and_evaluate(config, workdir) runs one seed; train_seeds(...) runs
-several seeds of one (dataset, method) cell as one vmapped program. Both go
-through the same phases: data -> generator (unless method 'none') ->
-augmented training set -> ResNet-18 -> selection by validation AUC.
+several seeds of one (dataset, method) cell, as one vmapped program where
+config.vmap_seeds asks for it. Both go through the same phases:
+  validate -> data -> generator phase (unless method 'none': train, sample,
+  quantise, measure; generators/phase.py) -> augmented training set ->
+  classifier phase (ResNet-18, val/test every epoch) -> selection by
+  validation AUC -> results.json.
 """
-import dataclasses
-import json
+import contextlib
 import math
 import os
 import platform
-import shutil
 import time
 
 import jax
@@ -18,16 +19,14 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from medaug_jax import augment, classifier, data, generators
-from medaug_jax.checkpoint import Checkpoints, write_json
+from medaug_jax import classifier, data, generators, quality, rngs
+from medaug_jax import workdir as workdir_lib
+from medaug_jax.checkpoint import Checkpoints
 from medaug_jax.errors import MedaugError
-from medaug_jax.trainer import MetricsLog, fit, make_mesh, replicate, stack_trees
-
-# Keys that do not change what a run computes: a workdir made with other
-# values of these still holds the same experiment.
-NON_SEMANTIC_KEYS = ('data_root', 'classifier.print_every', 'generator.print_every',
-                     'classifier.eval_batch_size', 'classifier.checkpoint_every',
-                     'generator.checkpoint_every', 'vmap_seeds')
+from medaug_jax.files import write_json
+from medaug_jax.generators import phase
+from medaug_jax.logs import MetricsLog
+from medaug_jax.trainer import fit, make_mesh, replicate, stack_trees
 
 
 def vmap_wanted(config):
@@ -63,6 +62,7 @@ def validate(config):
     generators.get(config.method)
     if config.generator.num_per_class < 0:
       raise MedaugError('config.generator.num_per_class must be >= 0.')
+  quality.check(tuple(config.quality.metrics))
   if config.data.subset:
     positive('data.train_per_class', config.data.train_per_class, int)
     positive('data.val_ratio', config.data.val_ratio)
@@ -72,47 +72,6 @@ def validate(config):
   if config.dataset.lower() not in data.known_datasets():
     raise MedaugError(f'unknown dataset {config.dataset!r}; choose one of: '
                       + ', '.join(data.known_datasets()))
-
-
-def _semantic(config):
-  d = json.loads(config.to_json_best_effort())
-  for key in NON_SEMANTIC_KEYS:
-    *path, last = key.split('.')
-    node = d
-    for p in path:
-      node = node.get(p, {})
-    node.pop(last, None)
-  return d
-
-
-def prepare_workdir(config, workdir, overwrite=False):
-  """Creates workdir, or checks it holds this same experiment.
-
-  Returns the finished results if the run is already complete.
-  """
-  cfg_path = os.path.join(workdir, 'config.json')
-  if os.path.exists(cfg_path):
-    with open(cfg_path) as f:
-      old = json.load(f)
-    if _semantic(ml_collections.ConfigDict(old)) != _semantic(config):
-      if not overwrite:
-        raise MedaugError(
-            f'{workdir} holds a run of a different config; choose another '
-            '--workdir or pass --overwrite to delete it.')
-      shutil.rmtree(workdir)
-    else:
-      res = os.path.join(workdir, 'results.json')
-      if os.path.exists(res):
-        with open(res) as f:
-          return json.load(f)
-  elif os.path.isdir(workdir) and os.listdir(workdir) and not overwrite:
-    raise MedaugError(f'{workdir} is not empty and holds no run config; choose '
-                      'another --workdir or pass --overwrite.')
-  elif overwrite and os.path.isdir(workdir):
-    shutil.rmtree(workdir)
-  os.makedirs(workdir, exist_ok=True)
-  write_json(cfg_path, json.loads(config.to_json_best_effort()))
-  return None
 
 
 def _env():
@@ -163,14 +122,14 @@ def classifier_phase(config, datasets, train_splits, seed_keys, group_dir, mesh,
   pick = (lambda xs: np.stack(xs)) if num_seeds else (lambda xs: xs[0])
   images = replicate(jnp.asarray(pick([s.images for s in train_splits])), mesh)
   labels = replicate(jnp.asarray(pick([s.labels for s in train_splits])), mesh)
-  states = [obj.init(jax.random.fold_in(k, 21), s.images[:1], s.labels[:1])
+  states = [obj.init(rngs.stream(k, rngs.CLASSIFIER_INIT), s.images[:1], s.labels[:1])
             for k, s in zip(seed_keys, train_splits)]
   state = replicate(stack_trees(states) if num_seeds else states[0], mesh)
   ev = classifier.Evaluator(obj, mesh, cfg.eval_batch_size, num_seeds)
   val = ev.put(pick([d.val.images for d in datasets]))
   test = ev.put(pick([d.test.images for d in datasets]))
   best = None if num_seeds else Checkpoints(
-      os.path.join(group_dir, 'checkpoints', 'classifier_best'))
+      os.path.join(group_dir, 'checkpoints', 'classifier_best'), max_to_keep=1)
 
   def evaluate(state, epoch, history):
     vs, ts = ev.scores(state, val), ev.scores(state, test)
@@ -188,7 +147,7 @@ def classifier_phase(config, datasets, train_splits, seed_keys, group_dir, mesh,
     return {k: [p[k] for p in per_seed] for k in per_seed[0]}
 
   ckpt = Checkpoints(os.path.join(group_dir, 'checkpoints', 'classifier'))
-  train_keys = [jax.random.key_data(jax.random.fold_in(k, 22)) for k in seed_keys]
+  train_keys = [rngs.raw_stream(k, rngs.CLASSIFIER_TRAIN) for k in seed_keys]
   result = fit(obj, state, images, labels, phase='classifier', epochs=cfg.epochs,
                batch_size=cfg.batch_size, rng=jnp.asarray(pick(train_keys)), mesh=mesh,
                checkpoints=ckpt, checkpoint_every=cfg.checkpoint_every, evaluate=evaluate, log=log,
@@ -205,75 +164,88 @@ def _concat(a, b):
 
 def train_seeds(config, seeds, workdirs, group_dir, overwrite=False):
   """Runs `config` for each seed; more than one seed (with config.vmap_seeds)
-  trains them all at once, vmapped. Returns [results per seed]."""
+  trains them all at once, vmapped. Returns [results per seed].
+
+  Each seed's workdir is locked for the whole run (workdir.locked): a second
+  process on the same workdir stops with one line naming the first.
+  """
   validate(config)
-  t_start = time.perf_counter()
   configs = []
   for s in seeds:
     c = ml_collections.ConfigDict(config.to_dict())
     c.seed = int(s)
     configs.append(c)
-  finished = [prepare_workdir(c, w, overwrite) for c, w in zip(configs, workdirs)]
-  if all(r is not None for r in finished):
-    return finished
-  todo = [i for i, r in enumerate(finished) if r is None]
-  configs = [configs[i] for i in todo]
-  workdirs_todo = [workdirs[i] for i in todo]
-  num_seeds = len(todo) if len(todo) > 1 else None
-  if len(todo) == 1:
-    group_dir = workdirs_todo[0]
-  os.makedirs(group_dir, exist_ok=True)
+  with contextlib.ExitStack() as held:
+    for w in workdirs:
+      held.enter_context(workdir_lib.locked(w))
+    results = [workdir_lib.prepare(c, w, overwrite) for c, w in zip(configs, workdirs)]
+    todo = [i for i, r in enumerate(results) if r is None]
+    if len(todo) == 1:
+      group_dir = workdirs[todo[0]]
+    if todo:
+      out = _run_group(config, [configs[i] for i in todo], [workdirs[i] for i in todo],
+                       group_dir)
+      for i, r in zip(todo, out):
+        results[i] = r
+  return results
 
+
+def _run_group(config, configs, workdirs, group_dir):
+  """Both phases for the seeds of `configs` (vmapped when more than one)."""
+  t_start = time.perf_counter()
+  num_seeds = len(configs) if len(configs) > 1 else None
+  os.makedirs(group_dir, exist_ok=True)
   datasets = [data.load(c) for c in configs]
   if len({(len(d.train), len(d.val), len(d.test)) for d in datasets}) > 1:
     raise MedaugError('seeds drew subsets of different sizes; run them one by one '
                       '(--config.vmap_seeds=false).')
   mesh = make_mesh()
-  log = MetricsLog(os.path.join(group_dir, 'metrics.jsonl'))
-  keys = [jax.random.key(c.seed) for c in configs]
-  train_splits = [d.train for d in datasets]
-  gen_infos = [None] * len(configs)
-  gen_s = 0.0
-  if config.method != 'none' and config.generator.num_per_class > 0:
-    t0 = time.perf_counter()
-    done = [augment.load_generated(w) for w in workdirs_todo]
-    if any(d is None for d in done):
-      generated, infos = augment.generator_phase(config, datasets, keys, group_dir, mesh,
+  tb_dirs = workdirs if config.get('tensorboard', True) else None
+  with contextlib.closing(MetricsLog(os.path.join(group_dir, 'metrics.jsonl'),
+                                     tb_dirs)) as log:
+    keys = [jax.random.key(c.seed) for c in configs]
+    train_splits = [d.train for d in datasets]
+    gen_infos = [None] * len(configs)
+    gen_s = 0.0
+    if config.method != 'none' and config.generator.num_per_class > 0:
+      t0 = time.perf_counter()
+      done = [phase.load_generated(w) for w in workdirs]
+      if any(d is None for d in done):
+        generated, infos = phase.generator_phase(config, datasets, keys, group_dir, mesh,
                                                  log, num_seeds)
-      for w, d, g, info in zip(workdirs_todo, datasets, generated, infos):
-        augment.save_generated(w, d.train, g, d.class_names, info)
-      done = list(zip(generated, infos))
-    train_splits = [_concat(d.train, g) for d, (g, _) in zip(datasets, done)]
-    gen_infos = [info for _, info in done]
-    gen_s = time.perf_counter() - t0
+        for s, (w, d, g, info) in enumerate(zip(workdirs, datasets, generated, infos)):
+          phase.save_generated(w, d.train, g, d.class_names, info)
+          log.image(s, f'generator/{config.method}/samples', os.path.join(w, phase.SAMPLES),
+                    config.generator.epochs)
+        done = list(zip(generated, infos))
+      train_splits = [_concat(d.train, g) for d, (g, _) in zip(datasets, done)]
+      gen_infos = [info for _, info in done]
+      gen_s = time.perf_counter() - t0
 
-  t0 = time.perf_counter()
-  result = classifier_phase(config, datasets, train_splits, keys, group_dir, mesh, log,
-                            num_seeds)
-  cls_s = time.perf_counter() - t0
-  out = []
-  for s, (c, w, d, g) in enumerate(zip(configs, workdirs_todo, datasets, gen_infos)):
-    sel = select(result.history, s if num_seeds else None)
-    res = {
-        'dataset': c.dataset, 'method': c.method, 'seed': c.seed, 'task': d.task,
-        'sizes': {**d.sizes(), 'train_real': len(d.train),
-                  'train': len(train_splits[s]),
-                  'generated': len(train_splits[s]) - len(d.train)},
-        **sel,
-        'generator': g,
-        'timing': {'total_s': round(time.perf_counter() - t_start, 2),
-                   'generator_s': round(gen_s, 2), 'classifier_s': round(cls_s, 2),
-                   'train_s': round(result.train_s, 2),
-                   'images_per_s': round(result.images_seen / max(result.train_s, 1e-9), 1),
-                   'seeds_vmapped': num_seeds or 1},
-        'env': _env(),
-    }
-    write_json(os.path.join(w, 'results.json'), res)
-    out.append(res)
-  merged = list(finished)
-  for i, r in zip(todo, out):
-    merged[i] = r
-  return merged
+    t0 = time.perf_counter()
+    result = classifier_phase(config, datasets, train_splits, keys, group_dir, mesh, log,
+                              num_seeds)
+    cls_s = time.perf_counter() - t0
+    out = []
+    for s, (c, w, d, g) in enumerate(zip(configs, workdirs, datasets, gen_infos)):
+      sel = select(result.history, s if num_seeds else None)
+      res = {
+          'dataset': c.dataset, 'method': c.method, 'seed': c.seed, 'task': d.task,
+          'sizes': {**d.sizes(), 'train_real': len(d.train),
+                    'train': len(train_splits[s]),
+                    'generated': len(train_splits[s]) - len(d.train)},
+          **sel,
+          'generator': g,
+          'timing': {'total_s': round(time.perf_counter() - t_start, 2),
+                     'generator_s': round(gen_s, 2), 'classifier_s': round(cls_s, 2),
+                     'train_s': round(result.train_s, 2),
+                     'images_per_s': round(result.images_seen / max(result.train_s, 1e-9), 1),
+                     'seeds_vmapped': num_seeds or 1},
+          'env': _env(),
+      }
+      write_json(os.path.join(w, workdir_lib.RESULTS), res)
+      out.append(res)
+    return out
 
 
 def train_and_evaluate(config, workdir, overwrite=False):

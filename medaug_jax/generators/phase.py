@@ -1,0 +1,91 @@
+"""The generator phase of a run: train -> sample -> quantise -> measure ->
+save, and the saved result read back as the phase's cache."""
+import os
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from medaug_jax import generators, quality, rngs
+from medaug_jax.checkpoint import Checkpoints
+from medaug_jax.data import Split
+from medaug_jax.errors import MedaugError
+from medaug_jax.files import read_json, save_npz, write_json
+from medaug_jax.pictures import sample_grid
+from medaug_jax.trainer import fit, replicate, stack_trees
+
+GENERATED = 'generated.npz'
+INFO = 'generator.json'
+SAMPLES = 'samples.png'
+
+
+def quantise(images):
+  """Float pixels in [0, 1] -> uint8, exactly as real images are stored."""
+  return np.round(np.clip(np.asarray(images, np.float32), 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+def requested_labels(num_classes, per_class):
+  return np.repeat(np.arange(num_classes, dtype=np.int32), per_class)
+
+
+def _per_seed(tree, s, num_seeds):
+  return jax.tree.map(lambda a: a[s], tree) if num_seeds else tree
+
+
+def generator_phase(config, datasets, seed_keys, group_dir, mesh, log, num_seeds):
+  """Trains one generator per seed on its training split only and returns
+  ([generated Split per seed], [info dict per seed])."""
+  cfg = config.generator
+  ds = datasets[0]
+  if ds.multi_label:
+    raise MedaugError(f'{ds.name} is multi-label; the conditional generators '
+                      'need one class per image.')
+  obj = generators.get(config.method)(cfg, ds.num_classes, ds.train.images.shape[1:])
+  pick = (lambda xs: jnp.stack(xs)) if num_seeds else (lambda xs: xs[0])
+  images = replicate(pick([jnp.asarray(d.train.images) for d in datasets]), mesh)
+  labels = replicate(pick([jnp.asarray(d.train.labels) for d in datasets]), mesh)
+  states = [obj.init(rngs.stream(k, rngs.GENERATOR_INIT), d.train.images[:1],
+                     d.train.labels[:1]) for k, d in zip(seed_keys, datasets)]
+  state = replicate(stack_trees(states) if num_seeds else states[0], mesh)
+  ckpt = Checkpoints(os.path.join(group_dir, 'checkpoints', 'generator'))
+  t0 = time.perf_counter()
+  result = fit(obj, state, images, labels, phase=f'generator:{config.method}',
+               epochs=cfg.epochs, batch_size=cfg.batch_size,
+               rng=pick([rngs.raw_stream(k, rngs.GENERATOR_TRAIN) for k in seed_keys]),
+               mesh=mesh, checkpoints=ckpt, checkpoint_every=cfg.checkpoint_every,
+               log=log, num_seeds=num_seeds, print_every=cfg.print_every)
+  ckpt.close()
+  gen_s = time.perf_counter() - t0
+  want = requested_labels(ds.num_classes, cfg.num_per_class)
+  generated, infos = [], []
+  last = result.history[-1]
+  for s, (d, k) in enumerate(zip(datasets, seed_keys)):
+    made = obj.sample(_per_seed(result.state, s, num_seeds),
+                      rngs.stream(k, rngs.GENERATOR_SAMPLE), want, d.train.images,
+                      d.train.labels)
+    split = Split(quantise(made), want.copy())
+    generated.append(split)
+    final = {key: (v[s] if num_seeds else v) for key, v in last.items()
+             if key not in ('phase', 'epoch', 'epoch_s')}
+    infos.append({'name': config.method, 'epochs': cfg.epochs, 'final': final,
+                  'train_s': round(result.train_s, 3), 'wall_s': round(gen_s, 3),
+                  'quality': quality.compute(tuple(config.quality.metrics), d, split)})
+  return generated, infos
+
+
+def save_generated(workdir, real, generated, class_names, info):
+  """generated.npz, the real-vs-generated grid and generator.json (written
+  last: its presence marks the phase as done)."""
+  save_npz(os.path.join(workdir, GENERATED), images=generated.images, labels=generated.labels)
+  sample_grid(os.path.join(workdir, SAMPLES), real, generated, class_names)
+  write_json(os.path.join(workdir, INFO), info)
+
+
+def load_generated(workdir):
+  """(generated Split, info) of a finished generator phase, or None."""
+  info = read_json(os.path.join(workdir, INFO))
+  if info is None:
+    return None
+  with np.load(os.path.join(workdir, GENERATED)) as z:
+    return Split(z['images'], z['labels']), info

@@ -1,0 +1,82 @@
+"""ResNet-18 in the MedMNIST 28x28 form (Flax Linen).
+
+As in the MedMNIST reference (torchvision's BasicBlock ResNet-18 with a 3x3
+stride-1 stem and no max-pool): BasicBlocks of widths w, 2w, 4w, 8w (w = 64 in
+the paper), 3x3 convolutions padded by 1 on every side and 1x1 projection
+shortcuts unpadded, as PyTorch's `padding=1` / `padding=0` (Flax's 'SAME' pads
+a stride-2 convolution of an even map by (0, 1), one pixel off), global
+average pool.
+"""
+import functools
+from typing import Any, Sequence
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+from medaug_jax.ops import conv_cpu
+
+
+class BasicBlock(nn.Module):
+  filters: int
+  strides: int
+  conv: Any
+  norm: Any
+
+  @nn.compact
+  def __call__(self, x):
+    residual = x
+    y = self.conv(self.filters, (3, 3), (self.strides, self.strides), padding=1)(x)
+    y = nn.relu(self.norm()(y))
+    y = self.conv(self.filters, (3, 3), padding=1)(y)
+    y = self.norm()(y)
+    if residual.shape != y.shape:
+      residual = self.conv(self.filters, (1, 1), (self.strides, self.strides),
+                           padding=0)(residual)
+      residual = self.norm()(residual)
+    return nn.relu(residual + y)
+
+
+class ResNet(nn.Module):
+  num_classes: int
+  stage_sizes: Sequence[int] = (2, 2, 2, 2)
+  width: int = 64
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x, train: bool = True, mask=None):
+    conv = functools.partial(nn.Conv, use_bias=False, dtype=self.dtype,
+                             conv_general_dilated=conv_cpu.conv_general_dilated)
+    # mask keeps the padded rows of a short last batch out of BN statistics.
+    norm = functools.partial(_MaskedBatchNorm, use_running_average=not train,
+                             momentum=0.9, epsilon=1e-5, dtype=self.dtype, mask=mask)
+    x = conv(self.width, (3, 3), padding=1)(x)
+    x = nn.relu(norm()(x))
+    for i, n_blocks in enumerate(self.stage_sizes):
+      for j in range(n_blocks):
+        x = BasicBlock(self.width * 2 ** i, 2 if i > 0 and j == 0 else 1, conv, norm)(x)
+    x = jnp.mean(x, axis=(1, 2))
+    return nn.Dense(self.num_classes, dtype=jnp.float32)(x.astype(jnp.float32))
+
+
+class _MaskedBatchNorm(nn.Module):
+  """nn.BatchNorm that takes its batch mask at construction time."""
+  use_running_average: bool
+  momentum: float
+  epsilon: float
+  dtype: Any
+  mask: Any = None
+
+  @nn.compact
+  def __call__(self, x):
+    bn = nn.BatchNorm(use_running_average=self.use_running_average,
+                      momentum=self.momentum, epsilon=self.epsilon,
+                      dtype=self.dtype, name='bn')
+    mask = None
+    if self.mask is not None and not self.use_running_average:
+      mask = self.mask.reshape((-1,) + (1,) * (x.ndim - 1))
+      mask = jnp.broadcast_to(mask, x.shape)
+    return bn(x, mask=mask)
+
+
+def resnet18(num_classes, width=64, dtype=jnp.float32):
+  return ResNet(num_classes=num_classes, width=width, dtype=dtype)
