@@ -40,6 +40,15 @@ def get_config():
   c.lr_decay = 0.1
   c.batch_size = 128
   c.epochs = 100
+  # Classic augmentation in the train step (medaug_jax/transforms.py): 'none'
+  # (the paper) or 'standard', whose strengths are augment_params: a random
+  # shift by up to crop_pad pixels, a left-right flip with probability flip,
+  # rotation by up to `rotate` degrees and zoom by up to `scale`, brightness
+  # shifts by up to `brightness` (of the [0, 1] range) and contrast factors in
+  # 1 +- contrast. Mild on purpose: 28x28 images lose detail to larger warps.
+  c.augment = 'none'
+  c.augment_params = ml_collections.ConfigDict(dict(
+      crop_pad=2, flip=0.5, rotate=10.0, scale=0.1, brightness=0.1, contrast=0.1))
   c.eval_batch_size = 1024
   c.checkpoint_every = 1  # epochs; a kill loses at most this many
   c.print_every = 1
@@ -53,6 +62,9 @@ def get_config():
   g.hidden = (512, 256)
   g.latent = 32
   g.num_per_class = 150  # generated images added per class
+  # > 0: add round(ratio x the real per-class count, train / classes) images
+  # per class instead of num_per_class (the grid's ratio axis sets it).
+  g.ratio = 0.0
   g.checkpoint_every = 50
   g.print_every = 25
 

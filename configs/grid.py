@@ -13,7 +13,8 @@ the whole grid, e.g.
   --config.base.generator.num_per_class=50   every generator
   --config.generators.cgan.epochs=200        the cGAN cells only
   --config.datasets=breastmnist,pneumoniamnist --config.seeds=0,1,2
-  --config.methods=none,cgan
+  --config.methods=none,cgan,classic,cgan+classic
+  --config.ratios=0.5,1,2,5,10               sweep the synthetic-to-real ratio
 A method's own generator settings (what its config file changes, and the
 fields in PER_METHOD) win over base.generator: change e.g. generator epochs
 through generators.<method>.epochs; base.generator holds the shared ones
@@ -56,6 +57,10 @@ def get_config():
   config.datasets = PAPER_DATASETS
   config.methods = METHODS
   config.seeds = (0, 1, 2, 3, 4)
+  # Synthetic-to-real ratios to sweep (e.g. (0.5, 1, 2, 5, 10)): each generator
+  # method then runs once per ratio, as '<method>@<ratio>'. Empty: the
+  # generators add generator.num_per_class images per class.
+  config.ratios = ()
   config.base = default.get_config()
   config.generators = generator_overrides(METHODS)
   # After a cell has results for all its seeds, delete its resume checkpoints

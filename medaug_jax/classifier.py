@@ -5,7 +5,7 @@ import numpy as np
 import optax
 from jax.sharding import NamedSharding, PartitionSpec as P
 
-from medaug_jax import metrics
+from medaug_jax import metrics, transforms
 from medaug_jax.models import resnet
 from medaug_jax.trainer import TrainState, masked_mean
 
@@ -35,6 +35,7 @@ class Classifier:
 
   def __init__(self, cfg, num_classes, multi_label, steps_per_epoch):
     dtype = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16}[cfg.dtype]
+    self.augment, self.augment_params = cfg.augment, cfg.augment_params
     self.model = resnet.resnet18(num_classes, width=cfg.width, dtype=dtype)
     self.multi_label = multi_label
     self.tx = make_optimizer(cfg, steps_per_epoch)
@@ -52,12 +53,19 @@ class Classifier:
       return optax.sigmoid_binary_cross_entropy(logits, labels.astype(jnp.float32)).mean(-1)
     return optax.softmax_cross_entropy_with_integer_labels(logits, labels)
 
+  def train_inputs(self, images, rng):
+    """The batch as the network sees it in training: classic augmentation
+    (transforms.py) unless the policy is 'none', then [-1, 1]."""
+    if self.augment == 'none':
+      return normalize(images)
+    return 2.0 * transforms.augment(self.augment, self.augment_params, rng, images) - 1.0
+
   def train_step(self, state, images, labels, mask, rng):
-    del rng  # no dropout or augmentation in the paper's classifier
+    x = self.train_inputs(images, rng)
 
     def loss_fn(params):
       logits, new_ms = self.model.apply(
-          {'params': params, **state.model_state}, normalize(images),
+          {'params': params, **state.model_state}, x,
           train=True, mask=mask, mutable=['batch_stats'])
       return masked_mean(self.loss_terms(logits, labels), mask), (logits, new_ms)
 

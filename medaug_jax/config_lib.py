@@ -3,6 +3,8 @@
 configs/ is a package beside medaug_jax (installed with it), in the form of
 the Flax examples: each file's get_config() returns the whole single-run
 config, so `--config=configs/cgan.py` and the grid's method 'cgan' agree.
+Methods combine: 'dcgan+classic' lays what configs/classic.py changes from
+the default over configs/dcgan.py, and 'dcgan@2' sets generator.ratio = 2.
 """
 import importlib
 import pkgutil
@@ -26,11 +28,28 @@ def default_config():
 
 
 def method_config(name):
-  """configs/<name>.py's get_config(); one line naming the choices if none."""
-  if name not in methods():
-    raise MedaugError(f'unknown method {name!r}: there is no configs/{name}.py; choose '
-                      'one of: ' + ', '.join(methods()))
-  return importlib.import_module(f'configs.{name}').get_config()
+  """The single-run config of method `name` (see the module docstring); one
+  line naming the choices for a part with no config file."""
+  combined, _, ratio = name.partition('@')
+  parts = combined.split('+')
+  for part in parts:
+    if part not in methods():
+      raise MedaugError(f'unknown method {part!r}: there is no configs/{part}.py; choose '
+                        'one of: ' + ', '.join(methods()))
+  if len(parts) == 1 and not ratio:
+    return importlib.import_module(f'configs.{name}').get_config()
+  config, default = default_config(), default_config()
+  for part in parts:
+    own = importlib.import_module(f'configs.{part}').get_config()
+    for key, value in changes(own, default).items():
+      set_dotted(config, key, value)
+  config.method = name
+  if ratio:
+    try:
+      config.generator.ratio = float(ratio)
+    except ValueError:
+      raise MedaugError(f'method {name!r}: the ratio after @ must be a number.') from None
+  return config
 
 
 def changes(config, reference):

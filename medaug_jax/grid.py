@@ -28,7 +28,7 @@ from absl import app, flags, logging
 import ml_collections
 from ml_collections import config_flags
 
-from medaug_jax import cli, config_lib, interrupt
+from medaug_jax import cli, config_lib, generators, interrupt
 from medaug_jax import workdir as workdir_lib
 from medaug_jax.errors import MedaugError
 from medaug_jax.files import write_atomic, write_json
@@ -54,9 +54,25 @@ def _as_tuple(value):
                if not isinstance(p, str) or p.strip())
 
 
+def methods_of(grid):
+  """The grid's method names, each generator method once per ratio of
+  grid.ratios ('cgan' -> 'cgan@0.5', 'cgan@1', ...) when that is set."""
+  ratios = [float(r) for r in _as_tuple(grid.get('ratios', ()))]
+  bad = [r for r in ratios if not r > 0]
+  if bad:
+    raise MedaugError(f'config.ratios must all be > 0, got {bad}.')
+  out = []
+  for m in _as_tuple(grid.methods):
+    if ratios and generators.of_method(m):
+      out += [f'{m}@{r:g}' for r in ratios]
+    else:
+      out.append(m)
+  return out
+
+
 def cells(grid):
   """[(dataset, method)] in table order."""
-  return [(d.lower(), m) for d in _as_tuple(grid.datasets) for m in _as_tuple(grid.methods)]
+  return [(d.lower(), m) for d in _as_tuple(grid.datasets) for m in methods_of(grid)]
 
 
 def seeds_of(grid):
@@ -64,14 +80,14 @@ def seeds_of(grid):
 
 
 def cell_config(grid, dataset, method):
-  """The single-run config of one cell: `base`, then what the method's own
-  config file (configs/<method>.py) changes from configs/default.py, then the
-  grid's `generators.<method>` fields."""
+  """The single-run config of one cell: `base`, then what the method's config
+  (config_lib.method_config: its file or files, its ratio) changes from
+  configs/default.py, then the grid's `generators.<its generator>` fields."""
   config = ml_collections.ConfigDict(grid.base.to_dict())
   own = config_lib.method_config(method)
   for key, value in config_lib.changes(own, config_lib.default_config()).items():
     config_lib.set_dotted(config, key, value)
-  for key, value in (grid.generators.get(method) or {}).items():
+  for key, value in (grid.generators.get(generators.of_method(method) or '') or {}).items():
     config.generator[key] = value
   config.dataset = dataset
   config.method = method
@@ -210,7 +226,7 @@ def grid_summary(grid, workdir):
   import jax  # pylint: disable=g-import-not-at-top
   return {'profile': grid.get('profile', ''), 'description': grid.get('description', ''),
           'datasets': [d for d in dict.fromkeys(d for d, _ in cells(grid))],
-          'methods': list(_as_tuple(grid.methods)), 'seeds': seeds_of(grid),
+          'methods': methods_of(grid), 'seeds': seeds_of(grid),
           'config': json.loads(grid.to_json_best_effort()),
           'backend': jax.default_backend(), 'device_count': jax.device_count(),
           'process_count': jax.process_count()}

@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from medaug_jax import classifier, data, generators, quality, rngs
+from medaug_jax import classifier, config_lib, data, generators, quality, rngs, transforms
 from medaug_jax import workdir as workdir_lib
 from medaug_jax.checkpoint import Checkpoints
 from medaug_jax.errors import MedaugError
@@ -46,7 +46,7 @@ def validate(config):
     if not isinstance(value, kind) or isinstance(value, bool) or not value > 0:
       raise MedaugError(f'config.{key} must be a positive number, got {value!r}.')
 
-  for part in ('classifier',) + (('generator',) if config.method != 'none' else ()):
+  for part in ('classifier',) + (('generator',) if generators.of_method(config.method) else ()):
     c = config[part]
     positive(f'{part}.epochs', c.epochs, int)
     positive(f'{part}.batch_size', c.batch_size, int)
@@ -58,11 +58,19 @@ def validate(config):
   if config.classifier.dtype not in ('float32', 'bfloat16'):
     raise MedaugError("config.classifier.dtype must be 'float32' or 'bfloat16', "
                       f'got {config.classifier.dtype!r}.')
-  if config.method != 'none':
-    generators.get(config.method)
+  unknown = [p for p in config.method.partition('@')[0].split('+')
+             if p not in config_lib.methods()]
+  if unknown:
+    raise MedaugError(f'unknown method {unknown[0]!r} in config.method; choose from: '
+                      + ', '.join(config_lib.methods()) + " (combined with '+')")
+  if generators.of_method(config.method):
     if config.generator.num_per_class < 0:
       raise MedaugError('config.generator.num_per_class must be >= 0.')
+    if config.generator.ratio < 0:
+      raise MedaugError(f'config.generator.ratio must be > 0 (or 0: use num_per_class), '
+                        f'got {config.generator.ratio!r}.')
   quality.check(tuple(config.quality.metrics))
+  transforms.check(config.classifier.augment, config.classifier.augment_params)
   if config.data.subset:
     positive('data.train_per_class', config.data.train_per_class, int)
     positive('data.val_ratio', config.data.val_ratio)
@@ -207,7 +215,8 @@ def _run_group(config, configs, workdirs, group_dir):
     train_splits = [d.train for d in datasets]
     gen_infos = [None] * len(configs)
     gen_s = 0.0
-    if config.method != 'none' and config.generator.num_per_class > 0:
+    generator = generators.of_method(config.method)
+    if generator and (config.generator.num_per_class > 0 or config.generator.ratio > 0):
       t0 = time.perf_counter()
       done = [phase.load_generated(w) for w in workdirs]
       if any(d is None for d in done):
@@ -215,7 +224,7 @@ def _run_group(config, configs, workdirs, group_dir):
                                                  log, num_seeds)
         for s, (w, d, g, info) in enumerate(zip(workdirs, datasets, generated, infos)):
           phase.save_generated(w, d.train, g, d.class_names, info)
-          log.image(s, f'generator/{config.method}/samples', os.path.join(w, phase.SAMPLES),
+          log.image(s, f'generator/{generator}/samples', os.path.join(w, phase.SAMPLES),
                     config.generator.epochs)
         done = list(zip(generated, infos))
       train_splits = [_concat(d.train, g) for d, (g, _) in zip(datasets, done)]

@@ -18,7 +18,7 @@ LAYERS = (
     ('errors', 'rngs', 'hostmem', 'metrics', 'interrupt'),
     ('files',),
     ('checkpoint', 'data', 'config_lib', 'logs', 'pictures', 'ops', 'ops.*'),
-    ('models', 'models.*', 'trainer', 'quality', 'quality.*'),
+    ('models', 'models.*', 'trainer', 'quality', 'quality.*', 'transforms'),
     ('classifier', 'generators', 'generators.base'),
     ('generators.phase',),
     ('generators.*', 'workdir'),

@@ -94,7 +94,11 @@ def test_one_vs_eight_devices(tmp_path):
     ({'classifier.lr': 0.0}, 'classifier.lr must be a positive'),
     ({'classifier.optimizer': 'lbfgs'}, 'optimizer'),
     ({'dataset': 'nosuchmnist'}, 'unknown dataset'),
-    ({'method': 'nosuchgan'}, 'unknown generator'),
+    ({'method': 'nosuchgan'}, 'unknown method'),
+    ({'method': 'cgan+cvae'}, 'combines generators'),
+    ({'classifier.augment': 'heavy'}, 'unknown config.classifier.augment'),
+    ({'classifier.augment_params.crop_pad': -2}, r'augment_params.crop_pad must be in \[0, 14\]'),
+    ({'classifier.augment_params.flip': 1.5}, r'augment_params.flip must be in \[0.0, 1.0\]'),
     ({'quality.metrics': ('label_agreement', 'nosuchmetric')}, 'unknown quality metric'),
 ])
 def test_bad_config_values(tmp_path, override, match):

@@ -1,7 +1,9 @@
 """Generative models for augmentation, found by name.
 
 `method` = 'cgan' loads the module medaug_jax.generators.cgan and uses its
-`Objective` class (the trainer's protocol plus `sample`, see base.py).
+`Objective` class (the trainer's protocol plus `sample`, see base.py). A
+method may combine a generator with other methods ('cgan+classic') and carry
+a synthetic-to-real ratio ('cgan@2'); of_method() finds its generator.
 Adding a generator is one module here and one config file configs/<name>.py;
 nothing else lists generators.
 """
@@ -26,3 +28,12 @@ def get(name):
     raise MedaugError(f'unknown generator {name!r}; choose one of: '
                       + ', '.join(available()) + " (or method 'none')")
   return importlib.import_module(f'{__name__}.{name}').Objective
+
+
+def of_method(method):
+  """The generator of a method name ('dcgan+classic@2' -> 'dcgan'), or None."""
+  parts = method.partition('@')[0].split('+')
+  found = [p for p in parts if p in available()]
+  if len(found) > 1:
+    raise MedaugError(f'method {method!r} combines generators {found}; a run has one.')
+  return found[0] if found else None

@@ -29,6 +29,12 @@ def requested_labels(num_classes, per_class):
   return np.repeat(np.arange(num_classes, dtype=np.int32), per_class)
 
 
+def per_class(cfg, num_real, num_classes):
+  """Images to generate per class: generator.num_per_class, or with
+  generator.ratio > 0 that ratio of the real per-class count."""
+  return int(round(cfg.ratio * num_real / num_classes)) if cfg.ratio > 0 else cfg.num_per_class
+
+
 def _per_seed(tree, s, num_seeds):
   return jax.tree.map(lambda a: a[s], tree) if num_seeds else tree
 
@@ -41,7 +47,8 @@ def generator_phase(config, datasets, seed_keys, group_dir, mesh, log, num_seeds
   if ds.multi_label:
     raise MedaugError(f'{ds.name} is multi-label; the conditional generators '
                       'need one class per image.')
-  obj = generators.get(config.method)(cfg, ds.num_classes, ds.train.images.shape[1:])
+  name = generators.of_method(config.method)
+  obj = generators.get(name)(cfg, ds.num_classes, ds.train.images.shape[1:])
   pick = (lambda xs: jnp.stack(xs)) if num_seeds else (lambda xs: xs[0])
   images = replicate(pick([jnp.asarray(d.train.images) for d in datasets]), mesh)
   labels = replicate(pick([jnp.asarray(d.train.labels) for d in datasets]), mesh)
@@ -50,14 +57,14 @@ def generator_phase(config, datasets, seed_keys, group_dir, mesh, log, num_seeds
   state = replicate(stack_trees(states) if num_seeds else states[0], mesh)
   ckpt = Checkpoints(os.path.join(group_dir, 'checkpoints', 'generator'))
   t0 = time.perf_counter()
-  result = fit(obj, state, images, labels, phase=f'generator:{config.method}',
+  result = fit(obj, state, images, labels, phase=f'generator:{name}',
                epochs=cfg.epochs, batch_size=cfg.batch_size,
                rng=pick([rngs.raw_stream(k, rngs.GENERATOR_TRAIN) for k in seed_keys]),
                mesh=mesh, checkpoints=ckpt, checkpoint_every=cfg.checkpoint_every,
                log=log, num_seeds=num_seeds, print_every=cfg.print_every)
   ckpt.close()
   gen_s = time.perf_counter() - t0
-  want = requested_labels(ds.num_classes, cfg.num_per_class)
+  want = requested_labels(ds.num_classes, per_class(cfg, len(ds.train), ds.num_classes))
   generated, infos = [], []
   last = result.history[-1]
   for s, (d, k) in enumerate(zip(datasets, seed_keys)):
@@ -68,7 +75,7 @@ def generator_phase(config, datasets, seed_keys, group_dir, mesh, log, num_seeds
     generated.append(split)
     final = {key: (v[s] if num_seeds else v) for key, v in last.items()
              if key not in ('phase', 'epoch', 'epoch_s')}
-    infos.append({'name': config.method, 'epochs': cfg.epochs, 'final': final,
+    infos.append({'name': name, 'epochs': cfg.epochs, 'final': final,
                   'train_s': round(result.train_s, 3), 'wall_s': round(gen_s, 3),
                   'quality': quality.compute(tuple(config.quality.metrics), d, split)})
   return generated, infos
