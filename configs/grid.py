@@ -23,7 +23,7 @@ through generators.<method>.epochs; base.generator holds the shared ones
 import ml_collections
 
 from configs import default
-from medaug_jax import config_lib
+from medaug_jax import config_lib, generators
 
 # The paper's eight 2D datasets (Table 2), in its order.
 PAPER_DATASETS = ('pathmnist', 'dermamnist', 'octmnist', 'pneumoniamnist',
@@ -36,12 +36,11 @@ PER_METHOD = ('epochs', 'lr', 'b1', 'hidden', 'latent')
 
 
 def generator_overrides(methods):
-  """generators.<method>: each generator's own fields, from its config file."""
+  """generators.<generator>: each generator's own fields, from its config
+  file (a method 'dcgan+classic' shares those of 'dcgan')."""
   base = default.get_config().generator
   out = ml_collections.ConfigDict()
-  for name in methods:
-    if name == 'none':
-      continue
+  for name in dict.fromkeys(filter(None, map(generators.of_method, methods))):
     gen = config_lib.method_config(name).generator
     out[name] = ml_collections.ConfigDict(
         {k: v for k, v in gen.items() if k in PER_METHOD or base.get(k) != v})

@@ -97,3 +97,33 @@ def gallery(path, dataset, samples):
     y += im.height + title_h
   with atomic_path(path, suffix='.png') as tmp:
     canvas.save(tmp)
+
+
+def plot_ratios(path, dataset, points):
+  """Paired difference to 'none' against the synthetic-to-real ratio, one
+  line per method: points = {method: [(ratio, mean, lo, hi)]}."""
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  fig, ax = plt.subplots(figsize=(6, 4))
+  for k, (method, pts) in enumerate(sorted(points.items())):
+    pts = sorted(pts)
+    x = np.array([p[0] for p in pts]) * (1 + 0.03 * (k - len(points) / 2))  # unhide overlaps
+    mean = np.array([p[1] for p in pts])
+    err = np.nan_to_num(np.array([[m - p[2] for m, p in zip(mean, pts)],
+                                  [p[3] - m for m, p in zip(mean, pts)]]))
+    ax.errorbar(x, mean, yerr=err, marker='o', capsize=4, label=method)
+  ax.axhline(0.0, color='grey', lw=1)
+  ax.set_xscale('log')
+  ratios = sorted({p[0] for pts in points.values() for p in pts})
+  ax.set_xticks(ratios, [f'{r:g}' for r in ratios])
+  ax.minorticks_off()
+  ax.set_xlabel('synthetic images per real image (per class)')
+  ax.set_ylabel('test AUC minus none (paired, 95% CI)')
+  ax.set_title(dataset)
+  ax.grid(alpha=0.3)
+  ax.legend(fontsize=8)
+  fig.tight_layout()
+  with atomic_path(path, suffix='.png') as tmp:
+    fig.savefig(tmp, dpi=110)
+  plt.close(fig)

@@ -26,7 +26,7 @@ import sys
 import numpy as np
 
 from medaug_jax.files import read_json, write_atomic
-from medaug_jax.pictures import gallery, plot_dataset
+from medaug_jax.pictures import gallery, plot_dataset, plot_ratios
 
 # The paper's Table 2 (test AUC, ACC); None = not reported. Single runs.
 PAPER_TABLE2 = {
@@ -46,6 +46,9 @@ PAPER_TABLE2 = {
                     'cgan': (.931, .652)},
 }
 METHOD_ORDER = ('none', 'ae', 'cvae', 'cgan')
+# The methods every other one is compared with (seed-matched), and the suffix
+# of their columns: the paper's baseline, and classic augmentation.
+BASELINES = {'none': '', 'classic': '_classic'}
 DATASET_ORDER = tuple(PAPER_TABLE2)
 
 
@@ -195,14 +198,16 @@ def rows(collected):
         row[f'_{name}'] = vals
       p = paper_value(d, m)
       row['paper_auc'], row['paper_acc'] = p if p else (float('nan'), float('nan'))
-      none = per.get((d, 'none'))
-      for name in ('auc', 'acc'):
-        base = ({s: r['selected'][f'test_{name}'] for s, r in none.items()}
-                if m != 'none' and none else {})
-        pd = paired_difference(row[f'_{name}'], base)
-        row[f'd_{name}'], row[f'd_{name}_lo'], row[f'd_{name}_hi'] = pd['mean'], pd['lo'], pd['hi']
-        row[f'p_{name}'] = pd['p']
-        row['n_paired'] = pd['n']
+      for baseline, suffix in BASELINES.items():
+        ref = per.get((d, baseline))
+        for name in ('auc', 'acc'):
+          base = ({s: r['selected'][f'test_{name}'] for s, r in ref.items()}
+                  if m != baseline and ref else {})
+          pd = paired_difference(row[f'_{name}'], base)
+          key = f'{name}{suffix}'
+          row[f'd_{key}'], row[f'd_{key}_lo'], row[f'd_{key}_hi'] = pd['mean'], pd['lo'], pd['hi']
+          row[f'p_{key}'] = pd['p']
+          row[f'n_paired{suffix}'] = pd['n']
       qualities = [quality_of(runs[s]) for s in seeds]
       row['quality'] = {k: mean_std([q.get(k) for q in qualities])[0]
                         for k in dict.fromkeys(k for q in qualities for k, v in q.items()
@@ -223,12 +228,24 @@ def rows(collected):
       row['error'] = failed.get('error', '')
       row['seeds_failed'] = sorted(int(s) for s in failed.get('seeds_failed', []))
       row['seeds_missing'] = missing
+      row['warned_seeds'] = [s for s in seeds
+                             if ((runs[s].get('generator') or {}).get('warnings'))]
       out.append(row)
   for d in datasets:
     drows = [r for r in out if r['dataset'] == d]
-    for name in ('auc', 'acc'):
-      for r, p in zip(drows, holm([r[f'p_{name}'] for r in drows])):
-        r[f'p_{name}_holm'] = p
+    for key in (f'{name}{suffix}' for suffix in BASELINES.values() for name in ('auc', 'acc')):
+      for r, p in zip(drows, holm([r[f'p_{key}'] for r in drows])):
+        r[f'p_{key}_holm'] = p
+  return out
+
+
+def ratio_points(drows):
+  """{method: [(ratio, d_auc, lo, hi)]} of a dataset's '<method>@<ratio>' rows."""
+  out = {}
+  for r in drows:
+    method, _, ratio = r['method'].partition('@')
+    if ratio and math.isfinite(r['d_auc']):
+      out.setdefault(method, []).append((float(ratio), r['d_auc'], r['d_auc_lo'], r['d_auc_hi']))
   return out
 
 
@@ -261,15 +278,17 @@ def _pm(mean, std):
   return f'{mean:.3f} ± {std:.3f}' if math.isfinite(std) else f'{mean:.3f}'
 
 
-def _diff(row, name):
-  m, lo, hi = row[f'd_{name}'], row[f'd_{name}_lo'], row[f'd_{name}_hi']
-  if row['method'] == 'none':
+def _diff(row, name, baseline='none'):
+  suffix = BASELINES[baseline]
+  key = f'{name}{suffix}'
+  m, lo, hi = row[f'd_{key}'], row[f'd_{key}_lo'], row[f'd_{key}_hi']
+  if row['method'] == baseline:
     return '(baseline)'
   if not math.isfinite(m):
     return '—'
   if not math.isfinite(lo):
-    return f'{m:+.3f} (n={row["n_paired"]}, no CI)'
-  mark = ' *' if row[f'p_{name}_holm'] < 0.05 else ''
+    return f'{m:+.3f} (n={row[f"n_paired{suffix}"]}, no CI)'
+  mark = ' *' if row[f'p_{key}_holm'] < 0.05 else ''
   return f'{m:+.3f} [{lo:+.3f}, {hi:+.3f}]{mark}'
 
 
@@ -280,6 +299,17 @@ def _paper(row):
 
 
 def _status(row):
+  return ' '.join(x for x in (_state(row), _warned(row)) if x)
+
+
+def _warned(row):
+  if not row['warned_seeds']:
+    return ''
+  return (f'collapse warning, seeds {",".join(map(str, row["warned_seeds"]))} '
+          '(see their samples.png)')
+
+
+def _state(row):
   s = row['status']
   if s == 'ok':
     return ''
@@ -314,6 +344,8 @@ def _shown_quality(table):
 def markdown(collected, table, plots, galleries):
   grid = collected['grid'] or {}
   qkeys = _shown_quality(table)
+  # Classic augmentation is the second baseline where the table has it.
+  vs_classic = any(r['method'] == 'classic' and r['n'] for r in table)
   qhead = [k.replace('_', ' ') + (' / ceiling' if any(f'{k}_ceiling' in r['quality']
                                                        for r in table) else '')
            for k in qkeys]
@@ -343,6 +375,8 @@ def markdown(collected, table, plots, galleries):
             'baseline (same seed = same data subset), mean and 95% t-interval '
             '(uncorrected); `*` marks a difference whose paired t-test stays below '
             "p = 0.05 after Holm's correction over the dataset's comparisons. "
+            + ('*Δ vs classic*: the same against classic augmentation alone. '
+               if vs_classic else '') +
             '*Label agreement*: the fraction of generated images that a pixel '
             'logistic regression fitted on the real training images gives the class '
             'they were generated for; the ceiling is its accuracy on the real '
@@ -350,14 +384,17 @@ def markdown(collected, table, plots, galleries):
             'the agreement is in-sample).', '',
             '| dataset | method | n | test AUC | test ACC | test-selected AUC / ACC '
             '| paper AUC / ACC | Δ AUC vs none [95% CI] | Δ ACC vs none [95% CI] | '
+            + ('Δ AUC vs classic [95% CI] | Δ ACC vs classic [95% CI] | ' if vs_classic else '')
             + ''.join(f'{h} | ' for h in qhead) + 'wall | notes |',
-            '|---|---|---|---|---|---|---|---|---|' + '---|' * len(qkeys) + '---|---|']
+            '|---|---|---|---|---|---|---|---|---|' + '---|' * (len(qkeys) + 2 * vs_classic)
+            + '---|---|']
   for r in table:
     lines.append(
         f"| {r['dataset']} | {r['method']} | {r['n']}/{r['n_expected']} "
         f"| {_pm(r['auc_mean'], r['auc_std'])} | {_pm(r['acc_mean'], r['acc_std'])} "
         f"| {_f(r['best_auc_mean'])} / {_f(r['best_acc_mean'])} | {_paper(r)} "
         f"| {_diff(r, 'auc')} | {_diff(r, 'acc')} | "
+        + (f"{_diff(r, 'auc', 'classic')} | {_diff(r, 'acc', 'classic')} | " if vs_classic else '')
         + ''.join(f'{_quality_cell(r, k)} | ' for k in qkeys)
         + f"{_wall(r['wall_s'])} | {_status(r)} |")
   if plots:
@@ -381,8 +418,10 @@ CSV_FIELDS = ('dataset', 'method', 'status', 'n', 'n_expected', 'seeds', 'auc_me
               'auc_std', 'acc_mean', 'acc_std', 'best_auc_mean', 'best_auc_std',
               'best_acc_mean', 'best_acc_std', 'paper_auc', 'paper_acc', 'd_auc',
               'd_auc_lo', 'd_auc_hi', 'p_auc', 'p_auc_holm', 'd_acc', 'd_acc_lo', 'd_acc_hi',
-              'p_acc', 'p_acc_holm', 'n_paired', 'val_auc_mean', 'wall_s', 'seeds_failed',
-              'seeds_missing', 'error')
+              'p_acc', 'p_acc_holm', 'n_paired', 'd_auc_classic', 'd_auc_classic_lo',
+              'd_auc_classic_hi', 'p_auc_classic_holm', 'd_acc_classic', 'd_acc_classic_lo',
+              'd_acc_classic_hi', 'p_acc_classic_holm', 'n_paired_classic', 'val_auc_mean', 'wall_s', 'seeds_failed',
+              'seeds_missing', 'warned_seeds', 'error')
 
 
 def write_csv(path, table):
@@ -417,6 +456,11 @@ def write_report(root):
     if any(r['n'] for r in drows):
       plot_dataset(os.path.join(root, name), d, drows)
       plots.append((d, name))
+    ratios = ratio_points(drows)
+    if ratios:
+      name = f'ratio_{d}.png'
+      plot_ratios(os.path.join(root, name), d, ratios)
+      plots.append((f'{d}: synthetic-to-real ratio', name))
     samples, links = [], []
     for r in drows:
       c = collected['cells'][(d, r['method'])]

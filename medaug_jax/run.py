@@ -63,7 +63,9 @@ def validate(config):
   if unknown:
     raise MedaugError(f'unknown method {unknown[0]!r} in config.method; choose from: '
                       + ', '.join(config_lib.methods()) + " (combined with '+')")
-  if generators.of_method(config.method):
+  generator = generators.of_method(config.method)
+  if generator:
+    generators.get(generator).check(config.generator)
     if config.generator.num_per_class < 0:
       raise MedaugError('config.generator.num_per_class must be >= 0.')
     if config.generator.ratio < 0:

@@ -48,7 +48,7 @@ def test_jax_side_writes_json_and_markdown(tmp_path):
     assert jax_row['flops_per_step'] > 0 and jax_row['gflops_per_s'] > 0
     assert 0 < jax_row['fraction_of_peak']
   train_rows = {r['impl'] for r in saved['cases'][0]['rows']}
-  assert train_rows == {'jax', 'jax (lax.conv)'}
+  assert train_rows == {'jax', 'jax (lax.conv)', 'jax + classic augmentation'}
   # A ResNet train step does about 3x the FLOPs of its eval pass.
   ratio = saved['cases'][0]['rows'][0]['flops_per_step'] / saved['cases'][1]['rows'][0]['flops_per_step']
   assert 2 < ratio < 4.5

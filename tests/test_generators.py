@@ -20,10 +20,10 @@ BUDGET = {'ae': dict(epochs=30, lr=1e-3), 'cvae': dict(epochs=40, lr=1e-3),
           'cgan': dict(epochs=60, lr=2e-4)}
 
 
-def _train(name, channels=1, epochs=None, checkpoints=None, evaluate=None):
+def _train(name, channels=1, epochs=None, checkpoints=None, evaluate=None, **fields):
   cfg = config_lib.method_config(name).generator
-  cfg.epochs = epochs or BUDGET[name]['epochs']
-  cfg.lr = BUDGET[name]['lr']
+  cfg.update({**BUDGET.get(name, {}), **fields})
+  cfg.epochs = epochs or cfg.epochs
   ds = data.paper_subset(data.load_official('synthetic_rgb' if channels == 3 else 'synthetic'),
                          seed=0, train_per_class=100)
   obj = generators.get(name)(cfg, ds.num_classes, ds.train.images.shape[1:])

@@ -193,3 +193,28 @@ def test_cli(runs, capsys):
   assert '| pneumoniamnist | none |' in out
   with pytest.raises(SystemExit):
     report.main([])
+
+
+def test_classic_baseline_and_ratio_plot(tmp_path):
+  root = str(tmp_path)
+  for s in range(3):
+    write_run(root, 'breastmnist', 'none', s, 0.80 + 0.01 * s)
+    write_run(root, 'breastmnist', 'classic', s, 0.83 + 0.01 * s)
+    write_run(root, 'breastmnist', 'cgan+classic', s, 0.84 + 0.01 * s + 0.001 * s * s)
+    for ratio, gain in ((0.5, 0.0), (2, 0.02)):
+      write_run(root, 'breastmnist', f'cgan@{ratio:g}', s, 0.80 + 0.01 * s + gain + 0.001 * s)
+  rows = {r['method']: r for r in report.rows(report.collect(root))}
+  both = rows['cgan+classic']
+  assert both['d_auc'] == pytest.approx(0.04 + 0.005 / 3)
+  assert both['d_auc_classic'] == pytest.approx(0.01 + 0.005 / 3)
+  assert rows['classic']['d_auc'] == pytest.approx(0.03)
+  assert report._diff(rows['classic'], 'auc', 'classic') == '(baseline)'
+  assert report.ratio_points(list(rows.values())) == {'cgan': [
+      (0.5, pytest.approx(0.001), pytest.approx(rows['cgan@0.5']['d_auc_lo']),
+       pytest.approx(rows['cgan@0.5']['d_auc_hi'])),
+      (2.0, pytest.approx(0.021), pytest.approx(rows['cgan@2']['d_auc_lo']),
+       pytest.approx(rows['cgan@2']['d_auc_hi']))]}
+  path = report.write_report(root)
+  md = open(path).read()
+  assert 'Δ AUC vs classic [95% CI]' in md and 'ratio_breastmnist.png' in md
+  assert os.path.getsize(os.path.join(root, 'ratio_breastmnist.png')) > 1000

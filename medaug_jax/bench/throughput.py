@@ -61,6 +61,8 @@ flags.DEFINE_integer('num_seeds', 0, 'Also time the JAX steps with this many see
                      '(0: off).')
 flags.DEFINE_bool('baseline', False, 'Also time the ResNet train step with plain lax '
                   'convolutions (without medaug_jax.ops.conv_cpu).')
+flags.DEFINE_bool('classic', True, "Also time the ResNet train step with the 'standard' "
+                  'classic augmentation (medaug_jax/transforms.py) in it.')
 flags.DEFINE_bool('torch', None, 'PyTorch columns (default: when torch is importable).')
 flags.DEFINE_integer('torch_threads', 0, "torch.set_num_threads (0: torch's default).")
 flags.DEFINE_bool('torch_compile', None, 'The torch.compile column (default: on, off with '
@@ -198,16 +200,20 @@ def _data(n, channels, seed=0):
 
 def _generator_config(name, o):
   cfg = config_lib.method_config(name).generator
-  if o.gen_width_div > 1 and 'hidden' in cfg:
+  if o.gen_width_div > 1:
     cfg.hidden = tuple(max(1, h // o.gen_width_div) for h in cfg.hidden)
+    if 'width' in cfg:  # the convolutional generators' base width
+      cfg.width = max(1, cfg.width // o.gen_width_div)
   return cfg
 
 
-def _objective(model, channels, o, steps_per_epoch=5):
+def _objective(model, channels, o, steps_per_epoch=5, augment=False):
   if model in RESNETS:
     from medaug_jax.classifier import Classifier  # pylint: disable=g-import-not-at-top
     cfg = config_lib.default_config().classifier
     cfg.width, cfg.dtype = o.width, o.dtype
+    if augment:
+      cfg.augment = 'standard'
     return Classifier(cfg, NUM_CLASSES, False, steps_per_epoch)
   return generators.get(model)(_generator_config(model, o), NUM_CLASSES, (28, 28, channels))
 
@@ -244,10 +250,11 @@ def _compile(fn, *args):
   return lowered, compiled, time.perf_counter() - t
 
 
-def jax_impl(model, channels, o, num_seeds=0, plain_conv=False):
+def jax_impl(model, channels, o, num_seeds=0, plain_conv=False, augment=False):
   """The trainer's jitted step (or the classifier's jitted eval pass).
 
   plain_conv: trace the ResNet with lax.conv_general_dilated as it is.
+  augment: the ResNet step with the 'standard' classic augmentation.
   """
   if plain_conv:
     with _lax_convolutions():
@@ -259,11 +266,13 @@ def jax_impl(model, channels, o, num_seeds=0, plain_conv=False):
   from medaug_jax import trainer  # pylint: disable=g-import-not-at-top
 
   b, k = o.batch, _block_steps(model, o)
-  obj = _objective(model, channels, o)
+  obj = _objective(model, channels, o, augment=augment)
   n = 4 * b  # a few batches on the device, as an epoch would have
   images, labels = _data(n, channels)
   state = obj.init(jax.random.key(0), images[:b], labels[:b])
   name = f'jax x{num_seeds} seeds' if num_seeds else 'jax'
+  if augment:
+    name = 'jax + classic augmentation'
 
   if model == 'resnet_eval':
     x = jax.device_put(images[:b])
@@ -465,6 +474,8 @@ def run(**values):
       impls = [jax_impl(model, ch, o)]
       if o.baseline and model == 'resnet_train':
         impls.append(jax_impl(model, ch, o, plain_conv=True))
+      if o.classic and model == 'resnet_train':
+        impls.append(jax_impl(model, ch, o, augment=True))
       if o.num_seeds and model != 'resnet_eval':  # seeds are vmapped in training only
         impls.append(jax_impl(model, ch, o, num_seeds=o.num_seeds))
       if use_torch:

@@ -48,18 +48,29 @@ def adam(cfg):
 
 class Objective:
   """The configuration every generator objective keeps."""
+  # Networks of flat pixel vectors (the paper's fully connected models) or of
+  # NHWC images (convolutional ones).
+  FLAT = True
 
   def __init__(self, cfg, num_classes, image_shape):
+    self.check(cfg)
     self.cfg = cfg
     self.num_classes = num_classes
     self.image_shape = tuple(image_shape)
     self.dim = int(np.prod(image_shape))
 
+  @staticmethod
+  def check(cfg):
+    """Raises MedaugError naming the key of a config value that cannot work
+    (run.validate calls it before anything is written)."""
+    del cfg
+
   def to_images(self, flat):
     return flat.reshape((-1,) + self.image_shape)
 
   def _inputs(self, images, labels):
-    return to_unit(images), condition(labels, self.num_classes)
+    x = to_unit(images) if self.FLAT else images.astype(jnp.float32) / 255.0
+    return x, condition(labels, self.num_classes)
 
 
 class OneNetwork(Objective):
@@ -89,15 +100,27 @@ class OneNetwork(Objective):
     return state.apply_gradients(self.tx, grads), {'loss': loss, **aux}
 
 
+def ranked_above(real_scores, fake_scores, mask):
+  """D's accuracy as the fraction of (real, fake) pairs it scores in the right
+  order: meaningful for every loss, where a sign threshold is not (a WGAN
+  critic's scores have no zero)."""
+  return masked_mean((real_scores > fake_scores).astype(jnp.float32), mask)
+
+
 class TwoPlayer(Objective):
   """A generator G and a discriminator (critic) D, each with its own Adam.
 
   One train step makes `cfg.d_steps` D updates (WGAN-GP's n_critic; 1 for the
   paper's cGAN), each with fresh noise on the step's real batch, then one G
-  update against the updated D. Subclasses define
-    init_players(rng, x, c) -> {'g': params, 'd': params}
-    d_loss(pd, pg, x, c, mask, rng) -> (scalar, {name: scalar})
-    g_loss(pg, pd, x, c, mask, rng) -> (scalar, {name: scalar})
+  update against the updated D. With cfg.ema > 0 an exponential moving
+  average of G's weights is kept beside them, and sampling uses it. Subclasses
+  define
+    init_players(rng, x, c) -> ({'g': params, 'd': params}, D's other variables)
+    d_loss(pd, pg, x, c, mask, rng, d_vars) -> (scalar, ({name: scalar}, d_vars))
+    g_loss(pg, pd, x, c, mask, rng, d_vars) -> (scalar, {name: scalar})
+  where d_vars are D's non-trained variables (spectral-norm vectors; {} for
+  none), and D's aux should hold 'd_acc' (ranked_above) for the phase's
+  collapse check.
   """
   PLAYERS = ('g', 'd')
 
@@ -105,24 +128,38 @@ class TwoPlayer(Objective):
     super().__init__(cfg, num_classes, image_shape)
     self.tx = adam(cfg)
     self.d_steps = int(cfg.get('d_steps', 1))
+    self.ema = float(cfg.get('ema', 0.0))
 
   def init(self, rng, images, labels):
-    params = self.init_players(rng, *self._inputs(images[:1], labels[:1]))
+    params, d_vars = self.init_players(rng, *self._inputs(images[:1], labels[:1]))
+    model_state = {'d': d_vars}
+    if self.ema:
+      # A copy: the train step donates the state, and a buffer may go once.
+      model_state['g_ema'] = jax.tree.map(jnp.copy, params['g'])
     return TrainState(step=jnp.zeros((), jnp.int32), params=params,
                       opt_state={k: self.tx.init(params[k]) for k in self.PLAYERS},
-                      model_state={})
+                      model_state=model_state)
 
   def train_step(self, state, images, labels, mask, rng):
     x, c = self._inputs(images, labels)
     d_rng, g_rng = jax.random.split(rng)
     pg, pd, od = state.params['g'], state.params['d'], state.opt_state['d']
+    d_vars = state.model_state['d']
     for k in range(self.d_steps):
-      (ld, d_aux), grads = jax.value_and_grad(self.d_loss, has_aux=True)(
-          pd, pg, x, c, mask, jax.random.fold_in(d_rng, k))
+      (ld, (d_aux, d_vars)), grads = jax.value_and_grad(self.d_loss, has_aux=True)(
+          pd, pg, x, c, mask, jax.random.fold_in(d_rng, k), d_vars)
       pd, od = optimizer_update(self.tx, grads, od, pd)
     (lg, g_aux), grads = jax.value_and_grad(self.g_loss, has_aux=True)(
-        pg, pd, x, c, mask, g_rng)
+        pg, pd, x, c, mask, g_rng, d_vars)
     pg, og = optimizer_update(self.tx, grads, state.opt_state['g'], pg)
+    model_state = {'d': d_vars}
+    if self.ema:
+      model_state['g_ema'] = jax.tree.map(
+          lambda e, p: self.ema * e + (1.0 - self.ema) * p, state.model_state['g_ema'], pg)
     return (state.replace(step=state.step + 1, params={'g': pg, 'd': pd},
-                          opt_state={'g': og, 'd': od}),
+                          opt_state={'g': og, 'd': od}, model_state=model_state),
             {'d_loss': ld, 'g_loss': lg, **d_aux, **g_aux})
+
+  def sampling_params(self, state):
+    """G's weights to sample with: their moving average where one is kept."""
+    return state.model_state['g_ema'] if self.ema else state.params['g']

@@ -5,7 +5,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from medaug_jax.generators.base import MLP, TwoPlayer, condition
+from medaug_jax.generators.base import MLP, TwoPlayer, condition, ranked_above
 from medaug_jax.trainer import masked_mean
 
 
@@ -49,18 +49,20 @@ class Objective(TwoPlayer):
   def init_players(self, rng, x, c):
     kg, kd = jax.random.split(rng)
     return {'g': self.g.init(kg, jnp.zeros((1, self.cfg.latent)), c),
-            'd': self.d.init(kd, x, c)}
+            'd': self.d.init(kd, x, c)}, {}
 
   def _fake(self, pg, c, rng):
     return self.g.apply(pg, jax.random.normal(rng, (c.shape[0], self.cfg.latent)), c)
 
-  def d_loss(self, pd, pg, x, c, mask, rng):
+  def d_loss(self, pd, pg, x, c, mask, rng, d_vars):
     fake = jax.lax.stop_gradient(self._fake(pg, c, rng))
     real_logit, fake_logit = self.d.apply(pd, x, c), self.d.apply(pd, fake, c)
     per = _bce(real_logit, 1.0) + _bce(fake_logit, 0.0)
-    return masked_mean(per, mask), {'d_real': masked_mean(nn.sigmoid(real_logit), mask)}
+    return masked_mean(per, mask), ({'d_real': masked_mean(nn.sigmoid(real_logit), mask),
+                                     'd_acc': ranked_above(real_logit, fake_logit, mask)},
+                                    d_vars)
 
-  def g_loss(self, pg, pd, x, c, mask, rng):
+  def g_loss(self, pg, pd, x, c, mask, rng, d_vars):
     return masked_mean(_bce(self.d.apply(pd, self._fake(pg, c, rng), c), 1.0), mask), {}
 
   def sample(self, state, rng, labels, real_images, real_labels):

@@ -1,5 +1,7 @@
 """The generator phase of a run: train -> sample -> quantise -> measure ->
 save, and the saved result read back as the phase's cache."""
+import logging
+import math
 import os
 import time
 
@@ -33,6 +35,20 @@ def per_class(cfg, num_real, num_classes):
   """Images to generate per class: generator.num_per_class, or with
   generator.ratio > 0 that ratio of the real per-class count."""
   return int(round(cfg.ratio * num_real / num_classes)) if cfg.ratio > 0 else cfg.num_per_class
+
+
+def collapse_warning(history, s=None):
+  """A warning when D ranked real above generated images in (nearly) every
+  pair over the last tenth of training, a sign that G collapsed or fell
+  behind (seed s of a vmapped history); None otherwise or without 'd_acc'."""
+  accs = [r['d_acc'] if s is None else r['d_acc'][s] for r in history if 'd_acc' in r]
+  if not accs:
+    return None
+  tail = accs[-max(1, math.ceil(len(accs) / 10)):]
+  if min(tail) < 0.99:
+    return None
+  return (f'discriminator accuracy at least {min(tail):.3f} over the last {len(tail)} '
+          'epochs: the generator may have collapsed (look at samples.png)')
 
 
 def _per_seed(tree, s, num_seeds):
@@ -75,9 +91,13 @@ def generator_phase(config, datasets, seed_keys, group_dir, mesh, log, num_seeds
     generated.append(split)
     final = {key: (v[s] if num_seeds else v) for key, v in last.items()
              if key not in ('phase', 'epoch', 'epoch_s')}
+    warning = collapse_warning(result.history, s if num_seeds else None)
+    if warning:
+      logging.warning('generator %s: %s', name, warning)
     infos.append({'name': name, 'epochs': cfg.epochs, 'final': final,
                   'train_s': round(result.train_s, 3), 'wall_s': round(gen_s, 3),
-                  'quality': quality.compute(tuple(config.quality.metrics), d, split)})
+                  'quality': quality.compute(tuple(config.quality.metrics), d, split),
+                  'warnings': [warning] if warning else []})
   return generated, infos
 
 
