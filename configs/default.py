@@ -71,5 +71,20 @@ def get_config():
   # Measures of the generated images (modules of medaug_jax/quality/), stored
   # in results.json under generator.quality.
   config.quality = ml_collections.ConfigDict()
-  config.quality.metrics = ('label_agreement',)
+  config.quality.metrics = ('label_agreement', 'kid', 'fd', 'prdc', 'memorisation')
+  # Classification Accuracy Score: a second classifier training, on the
+  # generated images only (quality/cas.py); on in the grid configs.
+  config.quality.cas = False
+  # The network the feature-based measures embed images with: a ResNet-18
+  # trained once per dataset on its full official training split and cached
+  # (quality/_reference.py; in $MEDAUG_CACHE or ~/.cache/medaug_jax unless
+  # cache_dir is set). Its test AUC is reported with every measure, flagged
+  # below auc_floor.
+  r = config.quality.reference = ml_collections.ConfigDict()
+  r.width = 16
+  r.epochs = 10
+  r.lr = 1e-3  # Adam
+  r.seed = 0
+  r.auc_floor = 0.7
+  r.cache_dir = ''
   return config

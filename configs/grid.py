@@ -61,6 +61,7 @@ def get_config():
   # generators add generator.num_per_class images per class.
   config.ratios = ()
   config.base = default.get_config()
+  config.base.quality.cas = True
   config.generators = generator_overrides(METHODS)
   # After a cell has results for all its seeds, delete its resume checkpoints
   # (a width-64 ResNet-18 with momentum is ~90 MB per seed).

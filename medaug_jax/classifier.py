@@ -5,7 +5,7 @@ import numpy as np
 import optax
 from jax.sharding import NamedSharding, PartitionSpec as P
 
-from medaug_jax import metrics, transforms
+from medaug_jax import metrics, trainer, transforms
 from medaug_jax.models import resnet
 from medaug_jax.trainer import TrainState, masked_mean
 
@@ -82,18 +82,24 @@ class Classifier:
                               normalize(images), train=False)
     return jax.nn.sigmoid(logits) if self.multi_label else jax.nn.softmax(logits)
 
+  def features(self, state, images):
+    """The network's pooled penultimate features (an image embedding)."""
+    return self.model.apply({'params': state.params, **state.model_state},
+                            normalize(images), train=False, features=True)
+
 
 class Evaluator:
   """Scores fixed image sets held on the device, in large jitted batches."""
 
-  def __init__(self, objective, mesh, batch_size=1024, num_seeds=None):
+  def __init__(self, objective, mesh, batch_size=1024, num_seeds=None, output='probabilities'):
     self.mesh = mesh
     self.batch_size = batch_size - batch_size % mesh.size or mesh.size
     self.num_seeds = num_seeds
     sharding = NamedSharding(mesh, P('data'))
+    apply = getattr(objective, output)  # 'probabilities' or 'features'
 
     def predict(state, x):
-      return objective.probabilities(state, jax.lax.with_sharding_constraint(x, sharding))
+      return apply(state, jax.lax.with_sharding_constraint(x, sharding))
 
     self._predict = jax.jit(jax.vmap(predict) if num_seeds else predict)
 
@@ -123,6 +129,65 @@ class Evaluator:
     return out[:, :n] if self.num_seeds else out[:n]
 
 
+def select(history, s=None):
+  """The epoch with the best validation AUC, and the test-selected figures
+  the paper reported.
+
+  A val set of a few dozen images often reaches AUC 1.0 within a couple of
+  epochs; ties are broken by the lower validation loss (then the earlier
+  epoch), rather than always taking the first, undertrained, epoch.
+  """
+  get = (lambda r, k: r[k]) if s is None else (lambda r, k: r[k][s])
+  vals = np.array([get(r, 'val_auc') for r in history], np.float64)
+  vals = np.where(np.isnan(vals), -np.inf, vals)
+  losses = np.array([get(r, 'val_loss') for r in history], np.float64)
+  i = int(np.lexsort((np.nan_to_num(losses, nan=np.inf), -vals))[0])
+  test_auc = [get(r, 'test_auc') for r in history]
+  test_acc = [get(r, 'test_acc') for r in history]
+  return {
+      'selected': {'epoch': history[i]['epoch'], 'val_auc': get(history[i], 'val_auc'),
+                   'val_acc': get(history[i], 'val_acc'), 'val_loss': get(history[i], 'val_loss'),
+                   'test_auc': test_auc[i], 'test_acc': test_acc[i]},
+      'best_test': {'auc': float(np.nanmax(test_auc)), 'acc': float(np.nanmax(test_acc)),
+                    'auc_epoch': int(np.nanargmax(test_auc)) + 1,
+                    'acc_epoch': int(np.nanargmax(test_acc)) + 1,
+                    'note': 'test-selected, optimistic: the figure the paper reports'},
+      'last': {'epoch': history[-1]['epoch'], 'test_auc': test_auc[-1],
+               'test_acc': test_acc[-1]},
+  }
+
+
 def evaluate_scores(labels, scores, task):
   return {'auc': metrics.auc(labels, scores, task), 'acc': metrics.acc(labels, scores, task),
           'loss': metrics.log_loss(labels, scores, task)}
+
+
+def fit_and_score(cfg, train, dataset, rng, scored=('val', 'test'), phase='classifier'):
+  """A single-seed ResNet-18 trained on `train` (a data.Split) with the recipe
+  `cfg`, scored on `dataset`'s `scored` splits after every epoch; returns
+  (objective, final state, per-epoch history with {split}_auc/_acc/_loss).
+  For the runs that need no checkpoints, vmapped seeds or logs: the quality
+  reference network and the classification accuracy score."""
+  mesh = trainer.make_mesh()
+  obj = Classifier(cfg, dataset.num_classes, dataset.multi_label,
+                   -(-len(train) // cfg.batch_size))
+  k_init, k_train = jax.random.split(rng)
+  state = trainer.replicate(obj.init(k_init, train.images[:1], train.labels[:1]), mesh)
+  ev = Evaluator(obj, mesh, cfg.eval_batch_size)
+  placed = {name: ev.put(getattr(dataset, name).images) for name in scored}
+
+  def evaluate(state, epoch, history):
+    del epoch, history
+    out = {}
+    for name in scored:
+      r = evaluate_scores(getattr(dataset, name).labels, ev.scores(state, placed[name]),
+                          dataset.task)
+      out.update({f'{name}_{k}': v for k, v in r.items()})
+    return out
+
+  result = trainer.fit(obj, state, trainer.replicate(jnp.asarray(train.images), mesh),
+                       trainer.replicate(jnp.asarray(train.labels), mesh), phase=phase,
+                       epochs=cfg.epochs, batch_size=cfg.batch_size,
+                       rng=jax.random.key_data(k_train), mesh=mesh, evaluate=evaluate,
+                       print_every=0)
+  return obj, result.state, result.history

@@ -207,6 +207,15 @@ def synthetic_splits(channels, num_classes=2, per_class=(200, 30, 60), seed=1234
   return out
 
 
+def identity(name, data_root=None):
+  """What a dataset's content is keyed by in caches: its file's MD5 (the
+  synthetic sets: their name and generator version)."""
+  name = name.lower()
+  if name in SYNTHETIC:
+    return f'{name}-v1'
+  return _md5(os.path.join(resolve_root(data_root), f'{name}.npz'))
+
+
 def load_official(name, data_root=None):
   """The official train/val/test splits of a MedMNIST 2D dataset or synthetic."""
   name = name.lower()

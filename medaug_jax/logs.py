@@ -14,8 +14,10 @@ import numpy as np
 
 from medaug_jax.files import write_atomic
 
-_SCALARS = '.scalars'  # event-file suffixes: scalars are rebuilt, images kept
-_IMAGES = '.images'
+# Event-file suffixes: per-epoch scalars are rebuilt from metrics.jsonl on a
+# rewind; what is written once per run (sample grids, the quality measures) is kept.
+_SCALARS = '.scalars'
+_ONCE = '.once'
 _NOT_SCALARS = ('phase', 'epoch', 'seed')
 
 
@@ -66,9 +68,20 @@ class MetricsLog:
     if not self.tb_dirs:
       return
     from PIL import Image  # pylint: disable=g-import-not-at-top
-    writer = _writer(self.tb_dirs[index], _IMAGES)
+    # Distinct file names: event files are named by the second they open in.
+    writer = _writer(self.tb_dirs[index], f'{_ONCE}-image')
     writer.add_image(tag, np.asarray(Image.open(png_path).convert('RGB')), step,
                      dataformats='HWC')
+    writer.close()
+
+  def summary(self, index, prefix, values, step=0):
+    """Adds once-per-run scalars (the quality measures) to seed `index`'s events."""
+    if not self.tb_dirs:
+      return
+    writer = _writer(self.tb_dirs[index], f'{_ONCE}-{prefix}')
+    for key, v in values.items():
+      if isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v):
+        writer.add_scalar(f'{prefix}/{key}', v, step)
     writer.close()
 
   def _scalars(self, record):

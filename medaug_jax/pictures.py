@@ -127,3 +127,49 @@ def plot_ratios(path, dataset, points):
   with atomic_path(path, suffix='.png') as tmp:
     fig.savefig(tmp, dpi=110)
   plt.close(fig)
+
+
+def image_pairs(path, top, bottom, captions, row_names, scale=3):
+  """Two rows of images, column by column (e.g. a generated image over its
+  nearest training image), each column captioned."""
+  h, w = top[0].shape[:2]
+  cell, label_w, text_h = h * scale, 90, 14
+  canvas = Image.new('RGB', (label_w + len(top) * (cell + 4), 2 * cell + text_h + 8), 'white')
+  draw = ImageDraw.Draw(canvas)
+  for row, (name, images) in enumerate(zip(row_names, (top, bottom))):
+    y = row * (cell + 4)
+    draw.text((4, y + cell // 2 - 6), name, fill='black')
+    for k, img in enumerate(images):
+      img = img if img.shape[-1] == 3 else np.repeat(img, 3, -1)
+      tile = Image.fromarray(img).resize((cell, cell), Image.NEAREST)
+      canvas.paste(tile, (label_w + k * (cell + 4), y))
+  for k, caption in enumerate(captions):
+    draw.text((label_w + k * (cell + 4), 2 * cell + 8), caption, fill='black')
+  with atomic_path(path, suffix='.png') as tmp:
+    canvas.save(tmp)
+
+
+def plot_gain_against(path, dataset, points, measures):
+  """Δ AUC vs none against each measure, one panel each, a dot per run
+  (method x seed), coloured by method: points = [(method, seed, gain, {measure: v})]."""
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  fig, axes = plt.subplots(1, len(measures), figsize=(4.5 * len(measures), 4), squeeze=False)
+  methods = sorted({p[0] for p in points})
+  colours = plt.get_cmap('tab10')
+  for ax, key in zip(axes[0], measures):
+    for k, method in enumerate(methods):
+      xy = [(q[key], g) for m, _, g, q in points if m == method and q.get(key) is not None]
+      if xy:
+        ax.scatter(*zip(*xy), color=colours(k % 10), label=method, s=22)
+    ax.axhline(0.0, color='grey', lw=1)
+    ax.set_xlabel(key)
+    ax.set_ylabel('test AUC minus none (same seed)')
+    ax.grid(alpha=0.3)
+  axes[0][0].legend(fontsize=7)
+  fig.suptitle(dataset)
+  fig.tight_layout()
+  with atomic_path(path, suffix='.png') as tmp:
+    fig.savefig(tmp, dpi=110)
+  plt.close(fig)

@@ -26,7 +26,7 @@ import sys
 import numpy as np
 
 from medaug_jax.files import read_json, write_atomic
-from medaug_jax.pictures import gallery, plot_dataset, plot_ratios
+from medaug_jax.pictures import gallery, plot_dataset, plot_gain_against, plot_ratios
 
 # The paper's Table 2 (test AUC, ACC); None = not reported. Single runs.
 PAPER_TABLE2 = {
@@ -208,7 +208,8 @@ def rows(collected):
           row[f'd_{key}'], row[f'd_{key}_lo'], row[f'd_{key}_hi'] = pd['mean'], pd['lo'], pd['hi']
           row[f'p_{key}'] = pd['p']
           row[f'n_paired{suffix}'] = pd['n']
-      qualities = [quality_of(runs[s]) for s in seeds]
+      row['_quality'] = {s: quality_of(runs[s]) for s in seeds}
+      qualities = list(row['_quality'].values())
       row['quality'] = {k: mean_std([q.get(k) for q in qualities])[0]
                         for k in dict.fromkeys(k for q in qualities for k, v in q.items()
                                                if isinstance(v, (int, float)))}
@@ -246,6 +247,38 @@ def ratio_points(drows):
     method, _, ratio = r['method'].partition('@')
     if ratio and math.isfinite(r['d_auc']):
       out.setdefault(method, []).append((float(ratio), r['d_auc'], r['d_auc_lo'], r['d_auc_hi']))
+  return out
+
+
+# Measures whose rank correlation with the gain the report states (where the
+# results have them), and the two it plots the gain against.
+PREDICTORS = ('kid', 'fd', 'precision', 'recall', 'density', 'coverage', 'memorisation',
+              'dcr_ratio', 'cas_auc', 'label_agreement')
+PLOTTED = ('kid', 'coverage')
+
+
+def gain_points(drows):
+  """[(method, seed, Δ AUC vs none, {measure: value})] of a dataset's runs
+  that have a generator's measures and a seed-matched 'none' run."""
+  none = next((r for r in drows if r['method'] == 'none'), None)
+  if none is None:
+    return []
+  return [(r['method'], s, auc - none['_auc'][s], r['_quality'][s])
+          for r in drows if r['method'] != 'none'
+          for s, auc in r['_auc'].items()
+          if s in none['_auc'] and r['_quality'].get(s)]
+
+
+def rank_correlations(points):
+  """{measure: (Spearman rho, n)} of Δ AUC with each measure over the runs."""
+  from scipy import stats  # pylint: disable=g-import-not-at-top
+  out = {}
+  for key in PREDICTORS:
+    pairs = [(q[key], d) for _, _, d, q in points
+             if isinstance(q.get(key), (int, float)) and math.isfinite(q[key])]
+    if len(pairs) >= 3 and len({p[0] for p in pairs}) > 1:
+      rho = stats.spearmanr(*zip(*pairs)).statistic
+      out[key] = (float(rho), len(pairs))
   return out
 
 
@@ -337,11 +370,30 @@ def _quality_cell(row, key):
 
 
 def _shown_quality(table):
-  """Quality keys that get a column; a key's _ceiling/_chance go beside it."""
-  return [k for k in quality_keys(table) if not k.endswith(('_ceiling', '_chance'))]
+  """Quality keys that get a column; a key's _ceiling goes beside it, its
+  _chance and _std and the reference network's scores go to report.csv."""
+  return [k for k in quality_keys(table)
+          if not k.endswith(('_ceiling', '_chance', '_std')) and not k.startswith('reference_')]
 
 
-def markdown(collected, table, plots, galleries):
+def _reference_note(table):
+  """One sentence on the reference networks behind the feature measures."""
+  seen = {}
+  for r in table:
+    auc = r['quality'].get('reference_test_auc')
+    if auc is not None and math.isfinite(auc):
+      seen[r['dataset']] = (auc, r['quality'].get('reference_below_floor'))
+  if not seen:
+    return []
+  parts = [f'{d} {auc:.3f}' + (' (**below the floor: read its measures with care**)'
+                               if low else '') for d, (auc, low) in seen.items()]
+  return ['', 'KID, FD, precision/recall/density/coverage and memorisation are computed '
+          "on the features of a reference ResNet-18 trained on each dataset's full "
+          'official training split; its test AUC: ' + ', '.join(parts) + '. FD is biased '
+          'upwards at these sample sizes (hundreds of images); KID is not.']
+
+
+def markdown(collected, table, plots, galleries, correlations=()):
   grid = collected['grid'] or {}
   qkeys = _shown_quality(table)
   # Classic augmentation is the second baseline where the table has it.
@@ -397,6 +449,18 @@ def markdown(collected, table, plots, galleries):
         + (f"{_diff(r, 'auc', 'classic')} | {_diff(r, 'acc', 'classic')} | " if vs_classic else '')
         + ''.join(f'{_quality_cell(r, k)} | ' for k in qkeys)
         + f"{_wall(r['wall_s'])} | {_status(r)} |")
+  lines += _reference_note(table)
+  predictors = [(d, c) for d, c in correlations if c]
+  if predictors:
+    lines += ['', '## Which measure of the generated images goes with a gain?', '',
+              'Spearman rank correlation of the seed-matched Δ AUC vs none with each '
+              'measure of the generated images, over the runs (methods x seeds) of a '
+              'dataset; n runs. With a few dozen runs, |rho| below about 0.35 is within '
+              'what chance gives; a correlation is not a cause.', '']
+    for d, c in predictors:
+      ranked = sorted(c.items(), key=lambda kv: -abs(kv[1][0]))
+      lines.append(f'- **{d}**: ' + ', '.join(f'{k} {rho:+.2f} (n={n})'
+                                              for k, (rho, n) in ranked) + '.')
   if plots:
     lines += ['', '## Plots', '']
     lines += [f'![{d}]({p})' for d, p in plots]
@@ -449,13 +513,19 @@ def write_report(root):
   report.md path."""
   collected = collect(root)
   table = rows(collected)
-  plots, galleries = [], []
+  plots, galleries, correlations = [], [], []
   for d in dict.fromkeys(r['dataset'] for r in table):
     drows = [r for r in table if r['dataset'] == d]
     name = f'plot_{d}.png'
     if any(r['n'] for r in drows):
       plot_dataset(os.path.join(root, name), d, drows)
       plots.append((d, name))
+    points = gain_points(drows)
+    correlations.append((d, rank_correlations(points)))
+    if any(k in q for _, _, _, q in points for k in PLOTTED):
+      name = f'gain_{d}.png'
+      plot_gain_against(os.path.join(root, name), d, points, PLOTTED)
+      plots.append((f'{d}: gain against the measures', name))
     ratios = ratio_points(drows)
     if ratios:
       name = f'ratio_{d}.png'
@@ -476,7 +546,7 @@ def write_report(root):
       galleries.append((d, name, links))
   write_csv(os.path.join(root, 'report.csv'), table)
   path = os.path.join(root, 'report.md')
-  write_atomic(path, markdown(collected, table, plots, galleries))
+  write_atomic(path, markdown(collected, table, plots, galleries, correlations))
   return path
 
 

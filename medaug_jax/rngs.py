@@ -12,6 +12,7 @@ GENERATOR_TRAIN = 'generator/train'
 GENERATOR_SAMPLE = 'generator/sample'
 CLASSIFIER_INIT = 'classifier/init'
 CLASSIFIER_TRAIN = 'classifier/train'
+QUALITY_CAS = 'quality/cas'
 
 
 def stream(key, name):

@@ -71,7 +71,7 @@ def validate(config):
     if config.generator.ratio < 0:
       raise MedaugError(f'config.generator.ratio must be > 0 (or 0: use num_per_class), '
                         f'got {config.generator.ratio!r}.')
-  quality.check(tuple(config.quality.metrics))
+  quality.check(quality.names_of(config.quality))
   transforms.check(config.classifier.augment, config.classifier.augment_params)
   if config.data.subset:
     positive('data.train_per_class', config.data.train_per_class, int)
@@ -90,34 +90,6 @@ def _env():
           'devices': [str(d) for d in devices], 'device_count': len(devices),
           'device_kind': devices[0].device_kind, 'python': platform.python_version(),
           'machine': f'{platform.machine()}, {os.cpu_count()} cpus'}
-
-
-def select(history, s=None):
-  """The epoch with the best validation AUC, and the test-selected figures
-  the paper reported.
-
-  A val set of a few dozen images often reaches AUC 1.0 within a couple of
-  epochs; ties are broken by the lower validation loss (then the earlier
-  epoch), rather than always taking the first, undertrained, epoch.
-  """
-  get = (lambda r, k: r[k]) if s is None else (lambda r, k: r[k][s])
-  vals = np.array([get(r, 'val_auc') for r in history], np.float64)
-  vals = np.where(np.isnan(vals), -np.inf, vals)
-  losses = np.array([get(r, 'val_loss') for r in history], np.float64)
-  i = int(np.lexsort((np.nan_to_num(losses, nan=np.inf), -vals))[0])
-  test_auc = [get(r, 'test_auc') for r in history]
-  test_acc = [get(r, 'test_acc') for r in history]
-  return {
-      'selected': {'epoch': history[i]['epoch'], 'val_auc': get(history[i], 'val_auc'),
-                   'val_acc': get(history[i], 'val_acc'), 'val_loss': get(history[i], 'val_loss'),
-                   'test_auc': test_auc[i], 'test_acc': test_acc[i]},
-      'best_test': {'auc': float(np.nanmax(test_auc)), 'acc': float(np.nanmax(test_acc)),
-                    'auc_epoch': int(np.nanargmax(test_auc)) + 1,
-                    'acc_epoch': int(np.nanargmax(test_acc)) + 1,
-                    'note': 'test-selected, optimistic: the figure the paper reports'},
-      'last': {'epoch': history[-1]['epoch'], 'test_auc': test_auc[-1],
-               'test_acc': test_acc[-1]},
-  }
 
 
 def classifier_phase(config, datasets, train_splits, seed_keys, group_dir, mesh, log,
@@ -151,7 +123,7 @@ def classifier_phase(config, datasets, train_splits, seed_keys, group_dir, mesh,
                        'test_auc': t['auc'], 'test_acc': t['acc']})
     if not num_seeds:
       rec = per_seed[0]
-      if select(history + [dict(rec, epoch=epoch)])['selected']['epoch'] == epoch:
+      if classifier.select(history + [dict(rec, epoch=epoch)])['selected']['epoch'] == epoch:
         best.save(epoch, state, {'epoch': epoch, 'val_auc': rec['val_auc']})
       return rec
     return {k: [p[k] for p in per_seed] for k in per_seed[0]}
@@ -222,12 +194,13 @@ def _run_group(config, configs, workdirs, group_dir):
       t0 = time.perf_counter()
       done = [phase.load_generated(w) for w in workdirs]
       if any(d is None for d in done):
-        generated, infos = phase.generator_phase(config, datasets, keys, group_dir, mesh,
-                                                 log, num_seeds)
+        generated, infos, pictures = phase.generator_phase(config, datasets, keys, group_dir,
+                                                           mesh, log, num_seeds)
         for s, (w, d, g, info) in enumerate(zip(workdirs, datasets, generated, infos)):
-          phase.save_generated(w, d.train, g, d.class_names, info)
+          phase.save_generated(w, d.train, g, d.class_names, info, pictures[s])
           log.image(s, f'generator/{generator}/samples', os.path.join(w, phase.SAMPLES),
                     config.generator.epochs)
+          log.summary(s, 'quality', info['quality'], config.generator.epochs)
         done = list(zip(generated, infos))
       train_splits = [_concat(d.train, g) for d, (g, _) in zip(datasets, done)]
       gen_infos = [info for _, info in done]
@@ -239,7 +212,7 @@ def _run_group(config, configs, workdirs, group_dir):
     cls_s = time.perf_counter() - t0
     out = []
     for s, (c, w, d, g) in enumerate(zip(configs, workdirs, datasets, gen_infos)):
-      sel = select(result.history, s if num_seeds else None)
+      sel = classifier.select(result.history, s if num_seeds else None)
       res = {
           'dataset': c.dataset, 'method': c.method, 'seed': c.seed, 'task': d.task,
           'sizes': {**d.sizes(), 'train_real': len(d.train),

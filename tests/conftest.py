@@ -19,6 +19,7 @@ def tiny_config(base='none', dataset='synthetic', **overrides):
   c.width, c.epochs, c.batch_size, c.eval_batch_size = 4, 2, 16, 64
   g = config.generator
   g.epochs, g.batch_size, g.num_per_class, g.checkpoint_every, g.print_every = 3, 16, 8, 1, 1
+  config.quality.reference.update(width=4, epochs=2)
   for key, value in overrides.items():
     config_lib.set_dotted(config, key, value)
   return config
@@ -42,6 +43,9 @@ def run_main(args, env=None, timeout=600):
 # Reuse XLA compilations across tests and the subprocesses they start: the
 # ResNet-18 step compiles in tens of seconds on 2 cores, and many tests share it.
 os.environ.setdefault('JAX_COMPILATION_CACHE_DIR', os.path.join(ROOT, '.jax_cache'))
+# Reference networks of the quality measures, trained once and kept here
+# rather than in the user's ~/.cache.
+os.environ.setdefault('MEDAUG_CACHE', os.path.join(ROOT, '.medaug_cache'))
 os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS', '0')
 os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES', '0')
 

@@ -1,7 +1,8 @@
 """The benchmark's JAX side on tiny widths and batch: it runs, and writes
 bench.json / bench.md of the documented shape. (Speed itself is never tested.)
 With torch installed (the bench extra), the PyTorch twins are checked too: the
-same sizes as our models, and the ResNet the same logits on the same weights."""
+same sizes as our models, the ResNet the same logits and the convolutional
+generators' decoders the same images on the same weights."""
 import json
 import os
 import subprocess
@@ -100,8 +101,10 @@ def test_command_line(tmp_path):
 @needs_torch
 def test_torch_side_eager(tmp_path):
   # One torch thread: OpenMP barriers on a busy 2-core CI box are slow.
+  models = ['ae', 'cvae', 'cgan', 'dcgan', 'cvae_conv']
   _, saved, md = _run(tmp_path, torch=True, torch_compile=False, epoch=False,
-                      torch_threads=1, models=['ae', 'cvae', 'cgan'])
+                      torch_threads=1, models=models)
+  assert [c['model'] for c in saved['cases']] == models
   for case in saved['cases']:
     rows = {r['impl']: r for r in case['rows']}
     assert set(rows) == {'jax', 'torch eager'}
@@ -126,7 +129,7 @@ def test_torch_models_match_ours_in_size():
   """Same parameter counts as the Flax models: the same architectures."""
   import jax
   import jax.numpy as jnp
-  from medaug_jax import config_lib, generators
+  from medaug_jax import generators
   from medaug_jax.models import resnet
   count = lambda tree: sum(x.size for x in jax.tree.leaves(tree))
   for ch in (1, 3):
@@ -136,12 +139,13 @@ def test_torch_models_match_ours_in_size():
     n_torch = sum(p.numel() for p in torch_model.parameters())
     assert n_torch == count(flax_vars['params'])
   assert set(torch_twins.TWINS) <= set(generators.available())
+  assert {'dcgan', 'cvae_conv'} <= set(torch_twins.TWINS)
   for name in torch_twins.TWINS:
-    cfg = config_lib.method_config(name).generator
-    cfg.hidden = tuple(h // 8 for h in cfg.hidden)
-    obj = generators.get(name)(cfg, 3, (28, 28, 1))
-    state = obj.init(jax.random.key(0), jnp.zeros((2, 28, 28, 1), jnp.uint8), jnp.zeros((2,), jnp.int32))
-    twin = torch_twins.generator_twin(name, cfg, 3, (28, 28, 1))
+    # The hidden widths (MLPs) or the base width (convolutional) / 8.
+    cfg = throughput._generator_config(name, throughput.options(gen_width_div=8))
+    obj = generators.get(name)(cfg, 3, (28, 28, 3))
+    state = obj.init(jax.random.key(0), jnp.zeros((2, 28, 28, 3), jnp.uint8), jnp.zeros((2,), jnp.int32))
+    twin = torch_twins.generator_twin(name, cfg, 3, (28, 28, 3))
     assert sum(p.numel() for p in twin.nets.parameters()) == count(state.params), name
   assert torch_twins.generator_twin('no_such_generator', None, 3, (28, 28, 1)) is None
 
@@ -179,6 +183,75 @@ def test_torch_resnet_gives_our_logits_on_our_weights(channels):
     got = model.apply(variables, x, train=train, mutable=['batch_stats'] if train else False)
     got = np.asarray(got[0] if train else got)
     assert np.abs(got - want).max() < 1e-4, train  # logits of size ~1; seen: 2e-6
+
+
+@needs_torch
+@pytest.mark.parametrize('name', ['cvae_conv', 'dcgan'])
+def test_torch_decoders_give_our_images_on_our_weights(name):
+  """The decoder of cvae_conv and the generator of dcgan: the same images
+  for the same (z, onehot(y)) on the same weights, which checks the
+  transposed convolutions' padding and kernel layout, and the 7x7 reshape."""
+  import jax
+  import jax.numpy as jnp
+  import numpy as np
+  import torch
+  from medaug_jax.generators import cvae_conv, dcgan
+  rs = np.random.RandomState(0)
+  k, latent, width, channels = 3, 8, 4, 3
+  z = rs.standard_normal((5, latent)).astype(np.float32)
+  c = np.eye(k, dtype=np.float32)[[0, 1, 2, 0, 1]]
+  if name == 'cvae_conv':
+    model = cvae_conv.ConvCVAE(width, latent, channels)
+    params = model.init(jax.random.key(0), jnp.zeros((1, 28, 28, channels)), c[:1],
+                        jax.random.key(1))['params']
+    layers = ('from_latent', 'dec_0', 'dec_1')
+    ours = lambda p: model.apply({'params': p}, z, c, method=cvae_conv.ConvCVAE.decode)
+    net = 'dec'
+  else:
+    model = dcgan.Generator(width, channels)
+    params = model.init(jax.random.key(0), z[:1], c[:1])['params']
+    layers = ('Dense_0', 'GroupNorm_0', 'ConvTranspose_0', 'GroupNorm_1', 'ConvTranspose_1',
+              'GroupNorm_2', 'Conv_0')
+    ours = lambda p: model.apply({'params': p}, z, c)
+    net = 'g'
+  # Off init's zero biases and unit scales, so that they too must land right.
+  params = jax.tree.map(lambda v: v + 0.1 * rs.standard_normal(v.shape).astype(np.float32),
+                        params)
+  cfg = throughput._generator_config(name, throughput.options())
+  cfg.width, cfg.latent = width, latent
+  twin = torch_twins.generator_twin(name, cfg, k, (28, 28, channels))
+  torch_twins.load_flax_layers(twin.nets[net], [params[n] for n in layers])
+  with torch.no_grad():
+    got = twin.nets[net](torch.from_numpy(np.concatenate([z, c], -1)))
+  got = got.permute(0, 2, 3, 1).numpy()
+  if name == 'dcgan':
+    got = (got + 1) / 2  # G's tanh -> [0, 1], as the train step does
+  want = np.asarray(ours(params))
+  assert got.shape == want.shape == (5, 28, 28, channels)
+  assert np.abs(got - want).max() < 1e-4  # outputs of size ~1; seen: 2e-7 and 5e-7
+
+
+@needs_torch
+def test_torch_diff_augment_is_ours():
+  """Translation: a shift by up to 4 pixels with zeros shifted in; cutout: a
+  14x14 square, possibly over the edge; color: per image, whatever the channel count."""
+  import torch
+  torch.manual_seed(0)
+  n = 64
+  x = torch.arange(1.0, 28 * 28 + 1).reshape(1, 1, 28, 28).repeat(n, 1, 1, 1)
+  shifted = torch_twins._translation(x)
+  for img in shifted[:, 0]:
+    rows, cols = torch.nonzero(img, as_tuple=True)
+    # Shifted down (right), the first rows (columns) are zeros; up (left), the last.
+    dy = int(rows.min()) if rows.min() > 0 else int(rows.max()) - 27
+    dx = int(cols.min()) if cols.min() > 0 else int(cols.max()) - 27
+    assert abs(dy) <= 4 and abs(dx) <= 4
+    assert torch.equal(img, torch.roll(x[0, 0], (dy, dx), (0, 1)) * (img != 0))
+    assert (img != 0).sum() == (28 - abs(dy)) * (28 - abs(dx))
+  zeros = (torch_twins._cutout(torch.ones(4 * n, 3, 28, 28)) == 0).sum((1, 2, 3)) / 3
+  assert zeros.min() >= 7 * 7 and zeros.max() == 14 * 14
+  colored = torch_twins._diff_augment('color,translation,cutout')(torch.rand(n, 3, 28, 28))
+  assert colored.shape == (n, 3, 28, 28) and torch.isfinite(colored).all()
 
 
 def test_layer_benchmark_runs_and_formats():

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from conftest import tiny_config
-from medaug_jax import config_lib, data, run
+from medaug_jax import config_lib, data, quality, run
 from medaug_jax.errors import MedaugError
 from medaug_jax.generators import dcgan, phase
 from medaug_jax.quality import label_agreement
@@ -30,7 +30,7 @@ def test_samples_carry_their_class(name):
   want = phase.requested_labels(2, 100)
   imgs = phase.quantise(obj.sample(result.state, jax.random.key(7), want, None, None))
   assert imgs.shape == (200, 28, 28, 1)
-  q = label_agreement.compute(ds, data.Split(imgs, want))
+  q = label_agreement.compute(quality.Context(ds, data.Split(imgs, want), None, None))
   assert q['label_agreement'] >= 0.8, q
   assert len({im.tobytes() for im in imgs}) > 150  # not one image per class
 

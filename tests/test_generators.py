@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import read_events, tiny_config
-from medaug_jax import config_lib, data, generators, run
+from medaug_jax import config_lib, data, generators, quality, run
 from medaug_jax.checkpoint import Checkpoints
 from medaug_jax.errors import MedaugError
 from medaug_jax.generators import ae, phase
@@ -78,11 +78,13 @@ def test_samples_carry_their_class(trained, name):
   obj, ds, result = trained[name]
   want = phase.requested_labels(2, 100)
   imgs = phase.quantise(obj.sample(result.state, jax.random.key(7), want, None, None))
-  q = label_agreement.compute(ds, data.Split(imgs, want))
+  agreement = lambda labels: label_agreement.compute(
+      quality.Context(ds, data.Split(imgs, labels), None, None))
+  q = agreement(want)
   assert q['label_agreement'] >= 0.8, q
   assert q['label_agreement_ceiling'] >= 0.9 and q['label_agreement_chance'] == 0.5
   # The same images with their labels swapped disagree.
-  assert label_agreement.compute(ds, data.Split(imgs, 1 - want))['label_agreement'] <= 0.2
+  assert agreement(1 - want)['label_agreement'] <= 0.2
 
 
 def test_ae_uses_every_image_before_repeating(trained):
@@ -155,8 +157,14 @@ def test_augmented_run_end_to_end(tmp_path, method):
   with np.load(tmp_path / 'generated.npz') as z:
     assert z['images'].dtype == np.uint8 and np.bincount(z['labels']).tolist() == [8, 8]
     saved = data.Split(z['images'], z['labels'])
-  # The recorded measure is that of the saved images against this run's data.
-  assert res['generator']['quality'] == label_agreement.compute(data.load(cfg), saved)
+  # The recorded measures are those of the saved images against this run's data.
+  measured = res['generator']['quality']
+  ctx = quality.Context(data.load(cfg), saved, cfg, None)
+  assert measured['label_agreement'] == label_agreement.compute(ctx)['label_agreement']
+  assert measured['kid'] == quality.compute(('kid',), ctx)['kid']
+  assert {'fd', 'precision', 'recall', 'density', 'coverage', 'memorisation', 'dcr_ratio',
+          'reference_test_auc', 'per_class'} <= set(measured)
+  assert os.path.exists(tmp_path / 'copies.png')
   phases = {l.split('"phase": ')[1].split('"')[1] for l in open(tmp_path / 'metrics.jsonl')}
   assert phases == {f'generator:{method}', 'classifier'}
   # TensorBoard: every epoch's scalars of both phases, and the sample grid.
@@ -166,6 +174,8 @@ def test_augmented_run_end_to_end(tmp_path, method):
   assert steps(f'generator/{method}/' + ('g_loss' if method == 'cgan' else 'loss')) == [1, 2, 3]
   (png,) = [v for t, _, v in events if t == f'generator/{method}/samples']
   assert png.startswith(b'\x89PNG')
+  (kid_event,) = [v for t, _, v in events if t == 'quality/kid']
+  assert kid_event == pytest.approx(measured['kid'], rel=1e-6)
 
 
 def test_real_colour_five_grade_run(tmp_path, shared_data):

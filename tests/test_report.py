@@ -218,3 +218,26 @@ def test_classic_baseline_and_ratio_plot(tmp_path):
   md = open(path).read()
   assert 'Δ AUC vs classic [95% CI]' in md and 'ratio_breastmnist.png' in md
   assert os.path.getsize(os.path.join(root, 'ratio_breastmnist.png')) > 1000
+
+
+def test_gain_against_measures(tmp_path):
+  root = str(tmp_path)
+  rs = np.random.default_rng(0)
+  for s in range(4):
+    write_run(root, 'breastmnist', 'none', s, 0.80 + 0.01 * s)
+    for k, m in enumerate(('ae', 'cvae', 'cgan')):
+      kid = 0.1 * (k + 1) + 0.01 * s
+      write_run(root, 'breastmnist', m, s, 0.80 + 0.01 * s - kid / 10 + rs.normal() * 1e-4)
+      path = os.path.join(root, 'breastmnist', m, f'seed_{s}', 'results.json')
+      res = json.load(open(path))
+      res['generator']['quality'].update(kid=kid, coverage=0.5)
+      json.dump(res, open(path, 'w'))
+  table = report.rows(report.collect(root))
+  points = report.gain_points(table)
+  assert len(points) == 12
+  corr = report.rank_correlations(points)
+  assert corr['kid'][0] == pytest.approx(-1.0) and corr['kid'][1] == 12
+  assert 'coverage' not in corr  # constant: no ranks to correlate
+  md = open(report.write_report(root)).read()
+  assert '**breastmnist**: kid -1.00 (n=12)' in md
+  assert os.path.getsize(os.path.join(root, 'gain_breastmnist.png')) > 1000

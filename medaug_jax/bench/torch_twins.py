@@ -11,6 +11,9 @@ Each twin is the same computation as its JAX counterpart:
   * generator_twin(name, ...): one train step of generator `name`
     (medaug_jax/generators/<name>.py) with the same widths, activations,
     losses and Adam settings; None for a generator without a twin (TWINS).
+    The convolutional ones lay out what Flax keeps NHWC as NCHW, and
+    load_flax_layers gives a Flax network's weights to its twin (the
+    equivalence tests).
 Each train step starts, like ours, from the uint8 images held in memory:
 gather the batch rows, normalise, forward, backward, update.
 
@@ -100,33 +103,73 @@ def _flax_scopes(model):
   yield model.fc, ('Dense_0',)
 
 
-def load_flax_resnet(model, variables):
-  """Copies the variables of our ResNet (resnet.resnet18(...).init(...):
-  params and batch_stats) into its twin `model` of the same width."""
-  import jax  # pylint: disable=g-import-not-at-top
+def _copy_flax(module, p, hwc=None):
+  """Copies the params `p` of one Flax layer into its twin layer `module`;
+  returns how many. hwc: a Dense whose outputs Flax reshapes to (H, W, C),
+  the twin (a Linear before an Unflatten) to (C, H, W)."""
   import numpy as np  # pylint: disable=g-import-not-at-top
   torch = _torch()
   nn = torch.nn
-  at = lambda tree, path: functools.reduce(lambda t, k: t[k], path, tree)
   tensor = lambda a: torch.from_numpy(np.array(a, np.float32))
-  copied = 0
+  outputs = tensor  # a tensor whose last axis is the layer's outputs
+  if hwc:
+    outputs = lambda a: tensor(a).unflatten(-1, hwc).movedim(-1, -3).flatten(-3)
+  if isinstance(module, nn.ConvTranspose2d):
+    # Flax's (transpose_kernel=False) is a convolution of the dilated input
+    # with the kernel as it is; torch's with the kernel flipped. HWIO -> IOHW.
+    w = tensor(p['kernel']).flip(0, 1).permute(2, 3, 0, 1)
+  elif isinstance(module, nn.Conv2d):
+    w = tensor(p['kernel']).permute(3, 2, 0, 1)  # HWIO -> OIHW
+  elif isinstance(module, nn.Linear):
+    w = outputs(p['kernel']).T
+  else:  # BatchNorm, GroupNorm
+    w = tensor(p['scale'])
   with torch.no_grad():
-    for module, path in _flax_scopes(model):
-      p = at(variables['params'], path)
-      if isinstance(module, nn.Conv2d):
-        module.weight.copy_(tensor(p['kernel']).permute(3, 2, 0, 1))  # HWIO -> OIHW
-      elif isinstance(module, nn.BatchNorm2d):
-        s = at(variables['batch_stats'], path)
-        for dst, src in ((module.weight, p['scale']), (module.bias, p['bias']),
-                         (module.running_mean, s['mean']), (module.running_var, s['var'])):
-          dst.copy_(tensor(src))
-      else:
-        module.weight.copy_(tensor(p['kernel']).T)
-        module.bias.copy_(tensor(p['bias']))
-      copied += sum(v.size for v in p.values())
-  total = sum(v.size for v in jax.tree.leaves(variables['params']))
+    module.weight.copy_(w)
+    if 'bias' in p:
+      module.bias.copy_(outputs(p['bias']))
+  return sum(v.size for v in p.values())
+
+
+def _check_copied(copied, params):
+  import jax  # pylint: disable=g-import-not-at-top
+  total = sum(v.size for v in jax.tree.leaves(params))
   if copied != total:
     raise ValueError(f'copied {copied} of {total} parameters: the twin is not the Flax model')
+
+
+def load_flax_resnet(model, variables):
+  """Copies the variables of our ResNet (resnet.resnet18(...).init(...):
+  params and batch_stats) into its twin `model` of the same width."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  torch = _torch()
+  at = lambda tree, path: functools.reduce(lambda t, k: t[k], path, tree)
+  copied = 0
+  for module, path in _flax_scopes(model):
+    copied += _copy_flax(module, at(variables['params'], path))
+    if isinstance(module, torch.nn.BatchNorm2d):
+      s = at(variables['batch_stats'], path)
+      with torch.no_grad():
+        module.running_mean.copy_(torch.from_numpy(np.array(s['mean'], np.float32)))
+        module.running_var.copy_(torch.from_numpy(np.array(s['var'], np.float32)))
+  _check_copied(copied, variables['params'])
+
+
+def load_flax_layers(model, layers):
+  """Copies the params of Flax layers (dicts, in the order the network calls
+  them) into the layers of `model` that hold parameters, in the order they
+  were registered (the call order in our Sequentials)."""
+  unflatten = _torch().nn.Unflatten
+  modules = list(model.modules())
+  targets = [(m, after) for m, after in zip(modules, modules[1:] + [None])
+             if next(m.parameters(recurse=False), None) is not None]
+  if len(targets) != len(layers):
+    raise ValueError(f'{len(layers)} Flax layers for {len(targets)} torch layers')
+  copied = 0
+  for (module, after), p in zip(targets, layers):
+    chw = after.unflattened_size if isinstance(after, unflatten) else None
+    copied += _copy_flax(module, p, chw and (*chw[1:], chw[0]))
+  _check_copied(copied, layers)
 
 
 class ResNetTask:
@@ -195,33 +238,60 @@ def _mlp(features, in_dim, act):
   return torch.nn.Sequential(*layers)
 
 
+def _up(cin, cout):
+  """Flax's ConvTranspose(cout, (4, 4), strides=(2, 2), padding='SAME'): both
+  pad the dilated input by 2 = kernel - 1 - padding on each side (7 -> 14)."""
+  return _torch().nn.ConvTranspose2d(cin, cout, 4, 2, padding=1)
+
+
+def _upsampler(in_dim, widths, norm):
+  """Linear -> 7x7 x widths[0] -> a stride-2 transposed convolution to each
+  further width (7 -> 14 -> 28), every stage followed by ReLU, and by
+  GroupNorm(gcd(8, channels)) first with `norm` (dcgan.Generator)."""
+  nn = _torch().nn
+  act = lambda c: ([nn.GroupNorm(math.gcd(8, c), c, eps=1e-6)] if norm else []) + [nn.ReLU()]
+  layers = [nn.Linear(in_dim, 7 * 7 * widths[0]), nn.Unflatten(1, (widths[0], 7, 7)),
+            *act(widths[0])]
+  for cin, cout in zip(widths, widths[1:]):
+    layers += [_up(cin, cout), *act(cout)]
+  return nn.Sequential(*layers)
+
+
 class _GeneratorTwin:
   """One train step of a generator objective. Subclasses define
-    build(hidden) -> {name: torch module}
+    build() -> {name: torch module}
     losses() -> [(names of the modules it updates, loss(x, c) -> scalar)]
-  and a step runs the losses in order, each with its own Adam (one for the
-  autoencoders, D then G for the GAN, as TwoPlayer does)."""
+  and a step runs the losses in order, with one Adam per set of modules (one
+  for the autoencoders, D's then G's for the GANs, as TwoPlayer does), then
+  after_step(). x: pixels in [0, 1], flat (FLAT) or NCHW."""
+  FLAT = True
 
   def __init__(self, cfg, num_classes, image_shape, device='cpu'):
     self.torch = _torch()
     self.cfg, self.num_classes = cfg, num_classes
-    self.dim = math.prod(image_shape)
-    self.nets = self.torch.nn.ModuleDict(self.build(tuple(cfg.hidden))).to(device)
-    self._updates = []
+    self.image_shape, self.dim = tuple(image_shape), math.prod(image_shape)
+    self.nets = self.torch.nn.ModuleDict(self.build()).to(device)
+    self._updates, opts = [], {}
     for names, loss in self.losses():
       params = [p for n in names for p in self.nets[n].parameters()]
-      opt = self.torch.optim.Adam(params, lr=cfg.lr, betas=(cfg.b1, 0.999), eps=1e-8)
-      self._updates.append((loss, params, opt))
+      if names not in opts:
+        opts[names] = self.torch.optim.Adam(params, lr=cfg.lr, betas=(cfg.b1, 0.999), eps=1e-8)
+      self._updates.append((loss, params, opts[names]))
 
   def _inputs(self, images, labels, idx):
     torch = self.torch
-    x = images[idx].reshape(len(idx), -1).float() / 255.0
+    x = images[idx]
+    x = x.reshape(len(idx), -1) if self.FLAT else x.permute(0, 3, 1, 2).contiguous()
     c = torch.nn.functional.one_hot(labels[idx].long(), self.num_classes).float()
-    return x, c
+    return x.float() / 255.0, c
+
+  def after_step(self):
+    pass
 
   def train_fn(self, compiled=False):
     """step(images, labels, idx) -> the last loss. torch.compile, if
-    compiled, gets the losses; backward passes and optimizers stay outside."""
+    compiled, gets the losses; backward passes, optimizers and after_step
+    stay outside."""
     updates = [(self.torch.compile(loss) if compiled else loss, params, opt)
                for loss, params, opt in self._updates]
 
@@ -232,6 +302,7 @@ class _GeneratorTwin:
         loss = loss_fn(x, c)
         loss.backward(inputs=params)  # G's loss leaves no grads on D
         opt.step()
+      self.after_step()
       return loss
     return step
 
@@ -239,8 +310,8 @@ class _GeneratorTwin:
 class AETwin(_GeneratorTwin):
   """generators/ae.py: MSE of the reconstruction."""
 
-  def build(self, hidden):
-    relu = self.torch.nn.ReLU
+  def build(self):
+    relu, hidden = self.torch.nn.ReLU, tuple(self.cfg.hidden)
     return {'enc': _mlp(hidden + (self.cfg.latent,), self.dim, relu),
             'dec': _mlp(hidden[::-1] + (self.dim,), self.cfg.latent, relu)}
 
@@ -254,76 +325,206 @@ class AETwin(_GeneratorTwin):
 
 
 class CVAETwin(_GeneratorTwin):
-  """generators/cvae.py: the ELBO with a Bernoulli decoder."""
+  """generators/cvae.py: the ELBO with a Bernoulli decoder. Subclasses
+  change encode(x, c) -> [mean, logvar] and the decoder nets['dec']."""
 
-  def build(self, hidden):
+  def build(self):
     relu, lat, k = self.torch.nn.ReLU, self.cfg.latent, self.num_classes
+    hidden = tuple(self.cfg.hidden)
     return {'enc': _mlp(hidden + (2 * lat,), self.dim + k, relu),
             'dec': _mlp(hidden[::-1] + (self.dim,), lat + k, relu)}
 
+  def encode(self, x, c):
+    return self.nets['enc'](self.torch.cat([x, c], -1))
+
   def losses(self):
-    torch, enc, dec, lat = self.torch, self.nets['enc'], self.nets['dec'], self.cfg.latent
+    torch, dec = self.torch, self.nets['dec']
 
     def loss(x, c):
-      h = enc(torch.cat([x, c], -1))
-      mean, logvar = h[:, :lat], h[:, lat:]
+      mean, logvar = self.encode(x, c).chunk(2, -1)
       z = mean + torch.exp(0.5 * logvar) * torch.randn_like(mean)
       rec = torch.nn.functional.binary_cross_entropy_with_logits(
-          dec(torch.cat([z, c], -1)), x, reduction='none').sum(-1)
+          dec(torch.cat([z, c], -1)), x, reduction='none').flatten(1).sum(-1)
       kl = 0.5 * torch.sum(torch.exp(logvar) + mean ** 2 - 1.0 - logvar, -1)
       return (rec + kl).mean()
-    return [(('enc', 'dec'), loss)]
+    return [(tuple(self.nets), loss)]
+
+
+class ConvCVAETwin(CVAETwin):
+  """generators/cvae_conv.py: two 4x4 stride-2 convolutions (28 -> 14 -> 7),
+  [h, onehot(y)] -> mean and log-variance; [z, onehot(y)] -> 7x7 -> two 4x4
+  stride-2 transposed convolutions -> pixel logits."""
+  FLAT = False
+
+  def build(self):
+    nn, w, lat, k = self.torch.nn, self.cfg.width, self.cfg.latent, self.num_classes
+    return {'enc': nn.Sequential(nn.Conv2d(self.image_shape[-1], w, 4, 2, 1), nn.ReLU(),
+                                 nn.Conv2d(w, 2 * w, 4, 2, 1), nn.ReLU(), nn.Flatten()),
+            'to_latent': nn.Linear(7 * 7 * 2 * w + k, 2 * lat),
+            'dec': nn.Sequential(_upsampler(lat + k, (2 * w, w), norm=False),
+                                 _up(w, self.image_shape[-1]))}
+
+  def encode(self, x, c):
+    return self.nets['to_latent'](self.torch.cat([self.nets['enc'](x), c], -1))
 
 
 class CGANTwin(_GeneratorTwin):
-  """generators/cgan.py: non-saturating loss, projection discriminator."""
+  """generators/cgan.py: non-saturating loss, projection discriminator, one
+  D then one G update. The loss ('ns', 'hinge'), cfg.d_steps D updates,
+  DiffAugment before D and an EMA of G come from the config where it has
+  them (DCGANTwin)."""
 
-  def build(self, hidden):
-    leaky = lambda: self.torch.nn.LeakyReLU(0.2)
-    return {'g': _mlp(hidden + (self.dim,), self.cfg.latent + self.num_classes, leaky),
-            'd': _projection_d(hidden[::-1], self.dim, self.num_classes, leaky)}
+  def __init__(self, *args, **kwargs):
+    super().__init__(*args, **kwargs)
+    self.ema = float(self.cfg.get('ema', 0.0))
+    # Sampling's copy of G, e <- ema * e + (1 - ema) * p after every step.
+    self.g_ema = [p.detach().clone() for p in self.nets['g'].parameters()] if self.ema else []
+
+  def after_step(self):
+    with self.torch.no_grad():
+      for e, p in zip(self.g_ema, self.nets['g'].parameters()):
+        e.lerp_(p, 1.0 - self.ema)
+
+  def build(self):
+    leaky, hidden = lambda: self.torch.nn.LeakyReLU(0.2), tuple(self.cfg.hidden)
+    body = self.torch.nn.Sequential(_mlp(hidden[::-1], self.dim, leaky), leaky())
+    return {'g': self.torch.nn.Sequential(
+                _mlp(hidden + (self.dim,), self.cfg.latent + self.num_classes, leaky),
+                self.torch.nn.Tanh()),
+            'd': _projection_d(body, hidden[0], self.num_classes)}
 
   def losses(self):
-    torch, g, d, lat = self.torch, self.nets['g'], self.nets['d'], self.cfg.latent
-    bce = torch.nn.functional.binary_cross_entropy_with_logits
+    torch, g, d, cfg = self.torch, self.nets['g'], self.nets['d'], self.cfg
+    relu, softplus = torch.nn.functional.relu, torch.nn.functional.softplus
+    hinge = cfg.get('loss', 'ns') == 'hinge'
+    augment = _diff_augment(cfg.get('diffaugment', ''))
 
     def fake(c):
-      return (torch.tanh(g(torch.cat([torch.randn(len(c), lat, device=c.device), c], -1))) + 1) / 2
+      return (g(torch.cat([torch.randn(len(c), cfg.latent, device=c.device), c], -1)) + 1) / 2
+
+    def score(images, c):  # D on images in [-1, 1]
+      return d(augment(2 * images - 1), c)
 
     def d_loss(x, c):
-      real_logit, fake_logit = d(2 * x - 1, c), d(2 * fake(c).detach() - 1, c)
-      return (bce(real_logit, torch.ones_like(real_logit))
-              + bce(fake_logit, torch.zeros_like(fake_logit)))
+      real, fake_score = score(x, c), score(fake(c).detach(), c)
+      if hinge:
+        return (relu(1 - real) + relu(1 + fake_score)).mean()
+      return (softplus(-real) + softplus(fake_score)).mean()  # = BCE(real, 1) + BCE(fake, 0)
 
     def g_loss(x, c):
       del x
-      logit = d(2 * fake(c) - 1, c)
-      return bce(logit, torch.ones_like(logit))
-    return [(('d',), d_loss), (('g',), g_loss)]
+      s = score(fake(c), c)
+      return (-s if hinge else softplus(-s)).mean()
+    return [(('d',), d_loss)] * cfg.get('d_steps', 1) + [(('g',), g_loss)]
 
 
-def _projection_d(hidden, in_dim, num_classes, act):
-  """cgan.Discriminator: D(x, y) = w.h(x) + <embed(y), h(x)>."""
+class DCGANTwin(CGANTwin):
+  """generators/dcgan.py with its default loss (hinge) or 'ns': G = [z,
+  onehot(y)] -> 7x7x4w -> transposed convolutions to 2w, w (GroupNorm, ReLU)
+  -> 3x3 convolution -> tanh; D = three convolutions with LeakyReLU, a global
+  sum pool and the projection head, spectrally normalised (1 power iteration
+  per call: D's train mode); DiffAugment before D, cfg.d_steps D updates, an
+  EMA of G (CGANTwin). Not twinned: 'wgan-gp' and the ACGAN head."""
+  FLAT = False
+
+  def build(self):
+    nn, cfg, k, ch = self.torch.nn, self.cfg, self.num_classes, self.image_shape[-1]
+    if cfg.loss not in ('hinge', 'ns') or cfg.aux_weight > 0:
+      raise NotImplementedError('the dcgan twin has the hinge and ns losses, no ACGAN head')
+    w, leaky = cfg.width, lambda: nn.LeakyReLU(0.2)
+    sn = nn.utils.parametrizations.spectral_norm if cfg.spectral_norm else (lambda m: m)
+    body = nn.Sequential(sn(nn.Conv2d(ch, w, 3, 1, 1)), leaky(),
+                         sn(nn.Conv2d(w, 2 * w, 4, 2, 1)), leaky(),
+                         sn(nn.Conv2d(2 * w, 4 * w, 4, 2, 1)), leaky())
+    return {'g': nn.Sequential(_upsampler(cfg.latent + k, (4 * w, 2 * w, w), norm=True),
+                               nn.Conv2d(w, ch, 3, 1, 1), nn.Tanh()),
+            'd': _projection_d(body, 4 * w, k, sn)}
+
+
+def _projection_d(body, features, num_classes, wrap=lambda m: m):
+  """cgan/dcgan.Discriminator: D(x, y) = w.h(x) + <embed(y), h(x)>, with h the
+  output of `body`, summed over H and W for a convolutional one; `wrap`
+  (spectral norm) on both linear layers."""
   torch = _torch()
 
   class ProjectionD(torch.nn.Module):
 
     def __init__(self):
       super().__init__()
-      self.body = _mlp(hidden, in_dim, act)
-      self.act = act()
-      self.embed = torch.nn.Linear(num_classes, hidden[-1], bias=False)
-      self.out = torch.nn.Linear(hidden[-1], 1)
+      self.body = body
+      self.out = wrap(torch.nn.Linear(features, 1))
+      self.embed = wrap(torch.nn.Linear(num_classes, features, bias=False))
 
     def forward(self, x, c):
-      h = self.act(self.body(x))
+      h = self.body(x)
+      h = h.sum((2, 3)) if h.ndim == 4 else h
       return self.out(h)[:, 0] + (self.embed(c) * h).sum(-1)
 
   return ProjectionD()
 
 
+# --------------------------------------------------------------------------- #
+# DiffAugment (medaug_jax/ops/diffaugment.py) on NCHW images in [-1, 1]
+# --------------------------------------------------------------------------- #
+
+def _color(x):
+  rand = lambda: _torch().rand(len(x), 1, 1, 1, dtype=x.dtype, device=x.device)
+  x = x + rand() - 0.5
+  mean = x.mean(1, keepdim=True)
+  x = (x - mean) * (2 * rand()) + mean
+  mean = x.mean((1, 2, 3), keepdim=True)
+  return (x - mean) * (rand() + 0.5) + mean
+
+
+def _grid(x, low, high):
+  """Per image a random (row, column) offset in [low, high) and the
+  (rows, columns) index grids, [1, H, 1] and [1, 1, W]."""
+  torch = _torch()
+  n, _, h, w = x.shape
+  offset = [torch.randint(lo, hi, (n, 1, 1), device=x.device) for lo, hi in zip(low, high)]
+  return offset, (torch.arange(h, device=x.device)[None, :, None],
+                  torch.arange(w, device=x.device)[None, None, :])
+
+
+def _translation(x, ratio=0.125):
+  """Shift by up to ratio of the size, zeros shifted in."""
+  torch = _torch()
+  _, _, h, w = x.shape
+  sh, sw = int(h * ratio + 0.5), int(w * ratio + 0.5)
+  (dy, dx), (rows, cols) = _grid(x, (-sh, -sw), (sh + 1, sw + 1))
+  padded = torch.nn.functional.pad(x, (sw, sw, sh, sh))
+  batch = torch.arange(len(x), device=x.device)[:, None, None]
+  # Advanced indices around the channel slice come first: [N, H, W, C].
+  return padded[batch, :, rows + sh - dy, cols + sw - dx].permute(0, 3, 1, 2)
+
+
+def _cutout(x, ratio=0.5):
+  """Zeroes a square of ratio of the size whose corner may hang over the edge."""
+  _, _, h, w = x.shape
+  ch, cw = int(h * ratio + 0.5), int(w * ratio + 0.5)
+  (top, left), (rows, cols) = _grid(x, (-(ch // 2), -(cw // 2)), (h - ch // 2, w - cw // 2))
+  inside = (rows >= top) & (rows < top + ch) & (cols >= left) & (cols < left + cw)
+  return x * (~inside)[:, None].to(x.dtype)
+
+
+DIFF_AUGMENT = {'color': _color, 'translation': _translation, 'cutout': _cutout}
+
+
+def _diff_augment(policy):
+  """x -> x with the DiffAugment policy ('color,translation,cutout'; '': none)."""
+  from medaug_jax.ops import diffaugment  # pylint: disable=g-import-not-at-top
+  fns = [DIFF_AUGMENT[name] for name in diffaugment.parse(policy)]
+
+  def augment(x):
+    for f in fns:
+      x = f(x)
+    return x
+  return augment
+
+
 # The generators (medaug_jax.generators.available()) that have a twin.
-TWINS = {'ae': AETwin, 'cvae': CVAETwin, 'cgan': CGANTwin}
+TWINS = {'ae': AETwin, 'cvae': CVAETwin, 'cgan': CGANTwin, 'dcgan': DCGANTwin,
+         'cvae_conv': ConvCVAETwin}
 
 
 def generator_twin(name, cfg, num_classes, image_shape, device='cpu'):

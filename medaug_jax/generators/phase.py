@@ -57,7 +57,8 @@ def _per_seed(tree, s, num_seeds):
 
 def generator_phase(config, datasets, seed_keys, group_dir, mesh, log, num_seeds):
   """Trains one generator per seed on its training split only and returns
-  ([generated Split per seed], [info dict per seed])."""
+  ([generated Split per seed], [info dict per seed], [pictures per seed]),
+  pictures being (file name, draw(path)) pairs of the quality measures."""
   cfg = config.generator
   ds = datasets[0]
   if ds.multi_label:
@@ -81,7 +82,7 @@ def generator_phase(config, datasets, seed_keys, group_dir, mesh, log, num_seeds
   ckpt.close()
   gen_s = time.perf_counter() - t0
   want = requested_labels(ds.num_classes, per_class(cfg, len(ds.train), ds.num_classes))
-  generated, infos = [], []
+  generated, infos, pictures = [], [], []
   last = result.history[-1]
   for s, (d, k) in enumerate(zip(datasets, seed_keys)):
     made = obj.sample(_per_seed(result.state, s, num_seeds),
@@ -91,21 +92,26 @@ def generator_phase(config, datasets, seed_keys, group_dir, mesh, log, num_seeds
     generated.append(split)
     final = {key: (v[s] if num_seeds else v) for key, v in last.items()
              if key not in ('phase', 'epoch', 'epoch_s')}
+    ctx = quality.Context(d, split, config, k)
+    measured = quality.compute(quality.names_of(config.quality), ctx)
+    pictures.append(ctx.pictures)
     warning = collapse_warning(result.history, s if num_seeds else None)
     if warning:
       logging.warning('generator %s: %s', name, warning)
     infos.append({'name': name, 'epochs': cfg.epochs, 'final': final,
                   'train_s': round(result.train_s, 3), 'wall_s': round(gen_s, 3),
-                  'quality': quality.compute(tuple(config.quality.metrics), d, split),
+                  'quality': measured,
                   'warnings': [warning] if warning else []})
-  return generated, infos
+  return generated, infos, pictures
 
 
-def save_generated(workdir, real, generated, class_names, info):
-  """generated.npz, the real-vs-generated grid and generator.json (written
-  last: its presence marks the phase as done)."""
+def save_generated(workdir, real, generated, class_names, info, pictures=()):
+  """generated.npz, the real-vs-generated grid, the measures' pictures and
+  generator.json (written last: its presence marks the phase as done)."""
   save_npz(os.path.join(workdir, GENERATED), images=generated.images, labels=generated.labels)
   sample_grid(os.path.join(workdir, SAMPLES), real, generated, class_names)
+  for name, draw in pictures:
+    draw(os.path.join(workdir, name))
   write_json(os.path.join(workdir, INFO), info)
 
 

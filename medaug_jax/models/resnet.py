@@ -43,7 +43,8 @@ class ResNet(nn.Module):
   dtype: Any = jnp.float32
 
   @nn.compact
-  def __call__(self, x, train: bool = True, mask=None):
+  def __call__(self, x, train: bool = True, mask=None, features: bool = False):
+    """Logits; with features, the pooled penultimate features instead."""
     conv = functools.partial(nn.Conv, use_bias=False, dtype=self.dtype,
                              conv_general_dilated=conv_cpu.conv_general_dilated)
     # mask keeps the padded rows of a short last batch out of BN statistics.
@@ -55,6 +56,8 @@ class ResNet(nn.Module):
       for j in range(n_blocks):
         x = BasicBlock(self.width * 2 ** i, 2 if i > 0 and j == 0 else 1, conv, norm)(x)
     x = jnp.mean(x, axis=(1, 2))
+    if features:
+      return x.astype(jnp.float32)
     return nn.Dense(self.num_classes, dtype=jnp.float32)(x.astype(jnp.float32))
 
 

@@ -17,7 +17,8 @@ def _flat(split):
   return split.images.reshape(len(split), -1).astype(np.float32) / 255.0
 
 
-def compute(dataset, generated):
+def compute(ctx):
+  dataset, generated = ctx.dataset, ctx.generated
   clf = LogisticRegression(max_iter=500, C=0.1)
   clf.fit(_flat(dataset.train), dataset.train.labels)
   return {'label_agreement': float(clf.score(_flat(generated), generated.labels)),
