@@ -4,7 +4,8 @@
   python -m medaug_jax.report runs/wide
 
 BreastMNIST, PneumoniaMNIST and RetinaMNIST (the sets these machines hold)
-x {none, classic, ae, cvae, cgan, dcgan, cvae_conv, dcgan+classic} x 5 seeds
+x {none, classic, ae, cvae, cgan, dcgan, cvae_conv, dcgan+classic, diffusion,
+diffusion+classic} x 5 seeds
 at the paper's budgets (classifier: ResNet-18, SGD 1e-3, 100 epochs; each
 generator its own config file's budget). Sized for a GPU: see
 configs/grid_wide_quick.py for a 2-core CPU. Add --config.ratios=0.5,1,2,5,10
@@ -12,7 +13,8 @@ to sweep the synthetic-to-real ratio of every generator method.
 """
 from configs import grid
 
-METHODS = ('none', 'classic', 'ae', 'cvae', 'cgan', 'dcgan', 'cvae_conv', 'dcgan+classic')
+METHODS = ('none', 'classic', 'ae', 'cvae', 'cgan', 'dcgan', 'cvae_conv', 'dcgan+classic',
+           'diffusion', 'diffusion+classic')
 
 
 def get_config():

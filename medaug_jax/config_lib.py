@@ -17,10 +17,14 @@ _MISSING = object()
 
 
 def methods():
-  """The method names that have a config file (all but default and grid*)."""
+  """The method names: config files whose get_config().method is their own
+  name (not default.py, the grids, nor profiles such as diffusion_cpu.py,
+  which set another method's fields)."""
   package = importlib.import_module('configs')
-  return sorted(m.name for m in pkgutil.iter_modules(package.__path__)
-                if m.name != 'default' and not m.name.startswith(('grid', '_')))
+  names = [m.name for m in pkgutil.iter_modules(package.__path__)
+           if m.name != 'default' and not m.name.startswith(('grid', '_'))]
+  return sorted(n for n in names
+                if importlib.import_module(f'configs.{n}').get_config().method == n)
 
 
 def default_config():

@@ -27,6 +27,7 @@ import dataclasses
 import datetime
 from importlib import metadata
 import json
+import math
 import os
 import platform
 import statistics
@@ -204,6 +205,8 @@ def _generator_config(name, o):
     cfg.hidden = tuple(max(1, h // o.gen_width_div) for h in cfg.hidden)
     if 'width' in cfg:  # the convolutional generators' base width
       cfg.width = max(1, cfg.width // o.gen_width_div)
+    if 'norm_groups' in cfg:  # GroupNorm groups must divide the narrower widths
+      cfg.norm_groups = math.gcd(cfg.norm_groups, cfg.width)
   return cfg
 
 

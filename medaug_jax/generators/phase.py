@@ -92,15 +92,17 @@ def generator_phase(config, datasets, seed_keys, group_dir, mesh, log, num_seeds
     generated.append(split)
     final = {key: (v[s] if num_seeds else v) for key, v in last.items()
              if key not in ('phase', 'epoch', 'epoch_s')}
+    t_quality = time.perf_counter()
     ctx = quality.Context(d, split, config, k)
     measured = quality.compute(quality.names_of(config.quality), ctx)
+    quality_s = time.perf_counter() - t_quality
     pictures.append(ctx.pictures)
     warning = collapse_warning(result.history, s if num_seeds else None)
     if warning:
       logging.warning('generator %s: %s', name, warning)
     infos.append({'name': name, 'epochs': cfg.epochs, 'final': final,
                   'train_s': round(result.train_s, 3), 'wall_s': round(gen_s, 3),
-                  'quality': measured,
+                  'quality': measured, 'quality_s': round(quality_s, 3),
                   'warnings': [warning] if warning else []})
   return generated, infos, pictures
 
