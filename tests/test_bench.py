@@ -190,7 +190,7 @@ def test_torch_resnet_gives_our_logits_on_our_weights(channels):
 def test_torch_decoders_give_our_images_on_our_weights(name):
   """The decoder of cvae_conv and the generator of dcgan: the same images
   for the same (z, onehot(y)) on the same weights, which checks the
-  transposed convolutions' padding and kernel layout, and the 7x7 reshape."""
+  upsampling convolutions' padding and kernel layout, and the 7x7 reshape."""
   import jax
   import jax.numpy as jnp
   import numpy as np
@@ -210,8 +210,8 @@ def test_torch_decoders_give_our_images_on_our_weights(name):
   else:
     model = dcgan.Generator(width, channels)
     params = model.init(jax.random.key(0), z[:1], c[:1])['params']
-    layers = ('Dense_0', 'GroupNorm_0', 'ConvTranspose_0', 'GroupNorm_1', 'ConvTranspose_1',
-              'GroupNorm_2', 'Conv_0')
+    layers = ('Dense_0', 'GroupNorm_0', 'Conv_0', 'GroupNorm_1', 'Conv_1', 'GroupNorm_2',
+              'Conv_2')
     ours = lambda p: model.apply({'params': p}, z, c)
     net = 'g'
   # Off init's zero biases and unit scales, so that they too must land right.

@@ -15,8 +15,8 @@ from test_generators import _train
 
 # Small and short enough for CI, long enough to learn the synthetic classes.
 RECIPES = {
-    'dcgan': dict(epochs=40, lr=5e-4, width=16, ema=0.0),
-    'cvae_conv': dict(epochs=60, lr=2e-3, width=8, latent=4),
+    'dcgan': dict(epochs=80, lr=1e-3, width=16, ema=0.0),
+    'cvae_conv': dict(epochs=80, lr=2e-3, width=16, latent=4),
 }
 
 

@@ -114,11 +114,7 @@ def _copy_flax(module, p, hwc=None):
   outputs = tensor  # a tensor whose last axis is the layer's outputs
   if hwc:
     outputs = lambda a: tensor(a).unflatten(-1, hwc).movedim(-1, -3).flatten(-3)
-  if isinstance(module, nn.ConvTranspose2d):
-    # Flax's (transpose_kernel=False) is a convolution of the dilated input
-    # with the kernel as it is; torch's with the kernel flipped. HWIO -> IOHW.
-    w = tensor(p['kernel']).flip(0, 1).permute(2, 3, 0, 1)
-  elif isinstance(module, nn.Conv2d):
+  if isinstance(module, nn.Conv2d):
     w = tensor(p['kernel']).permute(3, 2, 0, 1)  # HWIO -> OIHW
   elif isinstance(module, nn.Linear):
     w = outputs(p['kernel']).T
@@ -239,13 +235,14 @@ def _mlp(features, in_dim, act):
 
 
 def _up(cin, cout):
-  """Flax's ConvTranspose(cout, (4, 4), strides=(2, 2), padding='SAME'): both
-  pad the dilated input by 2 = kernel - 1 - padding on each side (7 -> 14)."""
-  return _torch().nn.ConvTranspose2d(cin, cout, 4, 2, padding=1)
+  """dcgan.upsample then a 3x3 convolution padded by 1 (7 -> 14): torch's
+  nearest upsampling by 2 repeats each pixel as jax.image.resize does."""
+  nn = _torch().nn
+  return nn.Sequential(nn.Upsample(scale_factor=2, mode='nearest'), nn.Conv2d(cin, cout, 3, padding=1))
 
 
 def _upsampler(in_dim, widths, norm):
-  """Linear -> 7x7 x widths[0] -> a stride-2 transposed convolution to each
+  """Linear -> 7x7 x widths[0] -> an upsampling convolution (_up) to each
   further width (7 -> 14 -> 28), every stage followed by ReLU, and by
   GroupNorm(gcd(8, channels)) first with `norm` (dcgan.Generator)."""
   nn = _torch().nn
@@ -353,7 +350,7 @@ class CVAETwin(_GeneratorTwin):
 class ConvCVAETwin(CVAETwin):
   """generators/cvae_conv.py: two 4x4 stride-2 convolutions (28 -> 14 -> 7),
   [h, onehot(y)] -> mean and log-variance; [z, onehot(y)] -> 7x7 -> two 4x4
-  stride-2 transposed convolutions -> pixel logits."""
+  upsampling convolutions -> pixel logits."""
   FLAT = False
 
   def build(self):
@@ -420,7 +417,7 @@ class CGANTwin(_GeneratorTwin):
 
 class DCGANTwin(CGANTwin):
   """generators/dcgan.py with its default loss (hinge) or 'ns': G = [z,
-  onehot(y)] -> 7x7x4w -> transposed convolutions to 2w, w (GroupNorm, ReLU)
+  onehot(y)] -> 7x7x4w -> upsampling convolutions to 2w, w (GroupNorm, ReLU)
   -> 3x3 convolution -> tanh; D = three convolutions with LeakyReLU, a global
   sum pool and the projection head, spectrally normalised (1 power iteration
   per call: D's train mode); DiffAugment before D, cfg.d_steps D updates, an

@@ -38,6 +38,13 @@ def to_unit(images):
   return images.reshape(images.shape[0], -1).astype(jnp.float32) / 255.0
 
 
+def upsample(x):
+  """Nearest-neighbour 2x upsampling of NHWC maps (then a convolution, in
+  place of a transposed one: see dcgan.py)."""
+  b, h, w, c = x.shape
+  return jax.image.resize(x, (b, 2 * h, 2 * w, c), 'nearest')
+
+
 def condition(labels, num_classes):
   return jax.nn.one_hot(labels, num_classes)
 

@@ -1,15 +1,15 @@
 """Convolutional conditional VAE: the paper's cVAE objective (ELBO with a
 Bernoulli decoder, the label fed to encoder and decoder) with convolutional
 networks. Encoder: two stride-2 convolutions (28 -> 14 -> 7), then [h,
-onehot(y)] -> mean and log-variance. Decoder: [z, onehot(y)] -> 7x7 -> two
-stride-2 transposed convolutions -> pixel logits. New images are the decoder's
+onehot(y)] -> mean and log-variance. Decoder: [z, onehot(y)] -> 7x7 -> twice
+(nearest 2x upsampling, 3x3 convolution; as dcgan's G) -> pixel logits. New images are the decoder's
 means for z ~ N(0, I) and the wanted label."""
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import optax
 
-from medaug_jax.generators.base import OneNetwork, condition
+from medaug_jax.generators.base import OneNetwork, condition, upsample
 
 
 class ConvCVAE(nn.Module):
@@ -22,8 +22,8 @@ class ConvCVAE(nn.Module):
                 nn.Conv(2 * self.width, (4, 4), strides=(2, 2), padding=1)]
     self.to_latent = nn.Dense(2 * self.latent)
     self.from_latent = nn.Dense(7 * 7 * 2 * self.width)
-    self.dec = [nn.ConvTranspose(self.width, (4, 4), strides=(2, 2), padding='SAME'),
-                nn.ConvTranspose(self.channels, (4, 4), strides=(2, 2), padding='SAME')]
+    self.dec = [nn.Conv(self.width, (3, 3), padding=1),
+                nn.Conv(self.channels, (3, 3), padding=1)]
 
   def __call__(self, x, c, rng):
     h = x
@@ -38,8 +38,8 @@ class ConvCVAE(nn.Module):
     """Bernoulli logits of every pixel, NHWC."""
     h = nn.relu(self.from_latent(jnp.concatenate([z, c], -1)))
     h = h.reshape(-1, 7, 7, 2 * self.width)
-    h = nn.relu(self.dec[0](h))
-    return self.dec[1](h)
+    h = nn.relu(self.dec[0](upsample(h)))
+    return self.dec[1](upsample(h))
 
 
 class Objective(OneNetwork):

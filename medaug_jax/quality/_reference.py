@@ -50,7 +50,9 @@ class Reference:
     full = data.load_official(dataset_name, data_root)
     self.obj, self.state, self.scores = self._load_or_train(full, folder)
     self.below_floor = not self.scores['test_auc'] >= cfg.auc_floor
-    ev = classifier.Evaluator(self.obj, make_mesh(), output='features')
+    # One batch size for every image set (real subset, generated), so the
+    # feature pass compiles once per run rather than once per set size.
+    ev = classifier.Evaluator(self.obj, make_mesh(), batch_size=256, output='features')
     self._features = lambda images: ev.scores(self.state, ev.put(images))
 
   def _load_or_train(self, full, folder):
