@@ -49,6 +49,14 @@ def condition(labels, num_classes):
   return jax.nn.one_hot(labels, num_classes)
 
 
+def bernoulli_elbo(logits, x, mean, logvar):
+  """The negative ELBO per example of a Bernoulli decoder (pixel logits) and
+  a Gaussian posterior against N(0, I): (loss, {'rec': ..., 'kl': ...})."""
+  rec = optax.sigmoid_binary_cross_entropy(logits, x).reshape(x.shape[0], -1).sum(-1)
+  kl = 0.5 * jnp.sum(jnp.exp(logvar) + mean ** 2 - 1.0 - logvar, -1)
+  return rec + kl, {'rec': rec, 'kl': kl}
+
+
 def adam(cfg):
   return optax.adam(cfg.lr, b1=cfg.b1)
 

@@ -4,9 +4,8 @@ New images decode z ~ N(0, I) with the wanted label."""
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import optax
 
-from medaug_jax.generators.base import MLP, OneNetwork, condition
+from medaug_jax.generators.base import MLP, OneNetwork, bernoulli_elbo, condition
 
 
 class CondVAE(nn.Module):
@@ -41,9 +40,7 @@ class Objective(OneNetwork):
 
   def loss(self, params, x, c, rng):
     logits, mean, logvar = self.model.apply(params, x, c, rng)
-    rec = optax.sigmoid_binary_cross_entropy(logits, x).sum(-1)
-    kl = 0.5 * jnp.sum(jnp.exp(logvar) + mean ** 2 - 1.0 - logvar, -1)
-    return rec + kl, {'rec': rec, 'kl': kl}
+    return bernoulli_elbo(logits, x, mean, logvar)
 
   def sample(self, state, rng, labels, real_images, real_labels):
     del real_images, real_labels
