@@ -178,3 +178,29 @@ class TwoPlayer(Objective):
   def sampling_params(self, state):
     """G's weights to sample with: their moving average where one is kept."""
     return state.model_state['g_ema'] if self.ema else state.params['g']
+
+
+class ConditionalVAE(OneNetwork):
+  """The cVAE objective (the paper's): the negative ELBO of a model whose
+  __call__(x, c, rng) returns (pixel logits, mean, logvar) and whose
+  decode(z, c) returns pixel logits; new images are the decoder's means for
+  z ~ N(0, I) and the wanted label. Subclasses define make_model(cfg)."""
+
+  def __init__(self, cfg, num_classes, image_shape):
+    super().__init__(cfg, num_classes, image_shape)
+    self.model = self.make_model(cfg)
+    self._decode = jax.jit(lambda p, z, c: nn.sigmoid(
+        self.model.apply(p, z, c, method=type(self.model).decode)))
+
+  def init_params(self, rng, x, c):
+    return self.model.init(rng, x, c, rng)
+
+  def loss(self, params, x, c, rng):
+    logits, mean, logvar = self.model.apply(params, x, c, rng)
+    return bernoulli_elbo(logits, x, mean, logvar)
+
+  def sample(self, state, rng, labels, real_images, real_labels):
+    del real_images, real_labels
+    z = jax.random.normal(rng, (len(labels), self.cfg.latent))
+    c = condition(jnp.asarray(labels), self.num_classes)
+    return self.to_images(self._decode(state.params, z, c))

@@ -5,7 +5,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from medaug_jax.generators.base import MLP, OneNetwork, bernoulli_elbo, condition
+from medaug_jax.generators.base import MLP, ConditionalVAE
 
 
 class CondVAE(nn.Module):
@@ -27,23 +27,7 @@ class CondVAE(nn.Module):
     return self.decoder(jnp.concatenate([z, c], -1))
 
 
-class Objective(OneNetwork):
+class Objective(ConditionalVAE):
 
-  def __init__(self, cfg, num_classes, image_shape):
-    super().__init__(cfg, num_classes, image_shape)
-    self.model = CondVAE(tuple(cfg.hidden), cfg.latent, self.dim)
-    self._decode = jax.jit(lambda p, z, c: nn.sigmoid(
-        self.model.apply(p, z, c, method=CondVAE.decode)))
-
-  def init_params(self, rng, x, c):
-    return self.model.init(rng, x, c, rng)
-
-  def loss(self, params, x, c, rng):
-    logits, mean, logvar = self.model.apply(params, x, c, rng)
-    return bernoulli_elbo(logits, x, mean, logvar)
-
-  def sample(self, state, rng, labels, real_images, real_labels):
-    del real_images, real_labels
-    z = jax.random.normal(rng, (len(labels), self.cfg.latent))
-    c = condition(jnp.asarray(labels), self.num_classes)
-    return self.to_images(self._decode(state.params, z, c))
+  def make_model(self, cfg):
+    return CondVAE(tuple(cfg.hidden), cfg.latent, self.dim)

@@ -8,7 +8,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from medaug_jax.generators.base import OneNetwork, bernoulli_elbo, condition, upsample
+from medaug_jax.generators.base import ConditionalVAE, upsample
 
 
 class ConvCVAE(nn.Module):
@@ -41,23 +41,9 @@ class ConvCVAE(nn.Module):
     return self.dec[1](upsample(h))
 
 
-class Objective(OneNetwork):
+class Objective(ConditionalVAE):
+
   FLAT = False
 
-  def __init__(self, cfg, num_classes, image_shape):
-    super().__init__(cfg, num_classes, image_shape)
-    self.model = ConvCVAE(cfg.width, cfg.latent, self.image_shape[-1])
-    self._decode = jax.jit(lambda p, z, c: nn.sigmoid(
-        self.model.apply(p, z, c, method=ConvCVAE.decode)))
-
-  def init_params(self, rng, x, c):
-    return self.model.init(rng, x, c, rng)
-
-  def loss(self, params, x, c, rng):
-    logits, mean, logvar = self.model.apply(params, x, c, rng)
-    return bernoulli_elbo(logits, x, mean, logvar)
-
-  def sample(self, state, rng, labels, real_images, real_labels):
-    del real_images, real_labels
-    z = jax.random.normal(rng, (len(labels), self.cfg.latent))
-    return self._decode(state.params, z, condition(jnp.asarray(labels), self.num_classes))
+  def make_model(self, cfg):
+    return ConvCVAE(cfg.width, cfg.latent, self.image_shape[-1])
