@@ -2,7 +2,8 @@
 bench.json / bench.md of the documented shape. (Speed itself is never tested.)
 With torch installed (the bench extra), the PyTorch twins are checked too: the
 same sizes as our models, the ResNet the same logits and the convolutional
-generators' decoders the same images on the same weights."""
+generators' decoders the same images and diffusion's UNet the same velocity on
+the same weights."""
 import json
 import os
 import subprocess
@@ -139,7 +140,7 @@ def test_torch_models_match_ours_in_size():
     n_torch = sum(p.numel() for p in torch_model.parameters())
     assert n_torch == count(flax_vars['params'])
   assert set(torch_twins.TWINS) <= set(generators.available())
-  assert {'dcgan', 'cvae_conv'} <= set(torch_twins.TWINS)
+  assert {'dcgan', 'cvae_conv', 'diffusion'} <= set(torch_twins.TWINS)
   for name in torch_twins.TWINS:
     # The hidden widths (MLPs) or the base width (convolutional) / 8.
     cfg = throughput._generator_config(name, throughput.options(gen_width_div=8))
@@ -229,6 +230,49 @@ def test_torch_decoders_give_our_images_on_our_weights(name):
   want = np.asarray(ours(params))
   assert got.shape == want.shape == (5, 28, 28, channels)
   assert np.abs(got - want).max() < 1e-4  # outputs of size ~1; seen: 2e-7 and 5e-7
+
+
+@needs_torch
+def test_torch_unet_gives_our_velocity_on_our_weights():
+  """diffusion's UNet at width 4 with all three levels, two blocks each and
+  attention at 7x7: the same velocity for the same (noisy images, times,
+  labels, the null class among them) on the same weights, which checks the
+  layer order, the stride-2 'SAME' padding, the skip concatenations, the
+  time embedding and the attention's projections; a twin of another shape
+  refuses the weights."""
+  import jax
+  import numpy as np
+  import torch
+  from medaug_jax.generators import diffusion
+  rs = np.random.RandomState(0)
+  k, channels = 3, 3
+  x = rs.standard_normal((5, 28, 28, channels)).astype(np.float32)
+  t = rs.uniform(size=5).astype(np.float32)
+  y = np.array([0, 1, 2, k, 1], np.int32)  # k: the null class
+  cfg = throughput._generator_config('diffusion', throughput.options())
+  cfg.width, cfg.num_blocks, cfg.norm_groups = 4, 2, 2
+  model = diffusion.UNet(cfg.width, tuple(cfg.channel_mult), cfg.num_blocks, cfg.attention,
+                         cfg.norm_groups, k, channels)
+  assert cfg.attention and len(cfg.channel_mult) == 3
+  params = model.init(jax.random.key(0), x[:1], t[:1], y[:1])['params']
+  # Off init's zeros (output layers, biases) and unit scales, so that every
+  # parameter must land in the right place.
+  params = jax.tree.map(lambda v: v + 0.1 * rs.standard_normal(v.shape).astype(np.float32),
+                        params)
+  layers = torch_twins.flax_layers(model, {'params': params}, x, t, y)
+  twin = torch_twins.generator_twin('diffusion', cfg, k, (28, 28, channels))
+  torch_twins.load_flax_layers(twin.nets['unet'], layers)
+  with torch.no_grad():
+    got = twin.nets['unet'](torch.from_numpy(x.transpose(0, 3, 1, 2).copy()),
+                            torch.from_numpy(t), torch.from_numpy(y).long())
+  got = got.permute(0, 2, 3, 1).numpy()
+  want = np.asarray(model.apply({'params': params}, x, t, y))
+  assert got.shape == want.shape == (5, 28, 28, channels)
+  assert np.abs(got - want).max() < 1e-5  # outputs up to ~1.6; seen: 1.3e-6
+  cfg.attention = False
+  other = torch_twins.generator_twin('diffusion', cfg, k, (28, 28, channels))
+  with pytest.raises(ValueError, match='Flax layers'):
+    torch_twins.load_flax_layers(other.nets['unet'], layers)
 
 
 @needs_torch

@@ -13,7 +13,8 @@ Each twin is the same computation as its JAX counterpart:
     losses and Adam settings; None for a generator without a twin (TWINS).
     The convolutional ones lay out what Flax keeps NHWC as NCHW, and
     load_flax_layers gives a Flax network's weights to its twin (the
-    equivalence tests).
+    equivalence tests; flax_layers lists them for a network, like
+    diffusion's UNet, that is not one Sequential).
 Each train step starts, like ours, from the uint8 images held in memory:
 gather the batch rows, normalise, forward, backward, update.
 
@@ -117,13 +118,17 @@ def _copy_flax(module, p, hwc=None):
   if isinstance(module, nn.Conv2d):
     w = tensor(p['kernel']).permute(3, 2, 0, 1)  # HWIO -> OIHW
   elif isinstance(module, nn.Linear):
-    w = outputs(p['kernel']).T
+    # A one-head attention projection (DenseGeneral) is a Dense whose kernel
+    # and bias have a unit heads axis.
+    w = outputs(np.reshape(p['kernel'], (-1, p['kernel'].shape[-1]))).T
+  elif isinstance(module, nn.Embedding):
+    w = tensor(p['embedding'])
   else:  # BatchNorm, GroupNorm
     w = tensor(p['scale'])
   with torch.no_grad():
     module.weight.copy_(w)
     if 'bias' in p:
-      module.bias.copy_(outputs(p['bias']))
+      module.bias.copy_(outputs(np.reshape(p['bias'], -1)))
   return sum(v.size for v in p.values())
 
 
@@ -166,6 +171,35 @@ def load_flax_layers(model, layers):
     chw = after.unflattened_size if isinstance(after, unflatten) else None
     copied += _copy_flax(module, p, chw and (*chw[1:], chw[0]))
   _check_copied(copied, layers)
+
+
+def flax_layers(model, variables, *args):
+  """The params of the Flax layers of `model` in the order apply(variables,
+  *args) calls them (the order load_flax_layers wants): for networks, like
+  the UNet, whose layers are not one Sequential."""
+  import flax.linen as fnn  # pylint: disable=g-import-not-at-top
+  layers, seen = [], set()
+
+  def record(next_fun, call_args, kwargs, context):
+    path = context.module.path
+    if path not in seen and context.method_name == '__call__':
+      seen.add(path)
+      own = {k: v for k, v in _params_at(variables['params'], path).items()
+             if not isinstance(v, dict)}
+      if own:  # a layer, not a module of modules
+        layers.append(own)
+    return next_fun(*call_args, **kwargs)
+
+  with fnn.intercept_methods(record):
+    model.apply(variables, *args)
+  return layers
+
+
+def _params_at(tree, path):
+  """The params under `path`; {} for a module that has none."""
+  for k in path:
+    tree = tree.get(k, {}) if isinstance(tree, dict) else {}
+  return tree
 
 
 class ResNetTask:
@@ -438,6 +472,189 @@ class DCGANTwin(CGANTwin):
             'd': _projection_d(body, 4 * w, k, sn)}
 
 
+def _timestep_embedding(t, dim):
+  """diffusion.timestep_embedding: sin and cos of 1000 t at geometric frequencies."""
+  torch = _torch()
+  half = dim // 2
+  freqs = torch.exp(-math.log(10000.0) * torch.arange(half, dtype=torch.float32,
+                                                       device=t.device) / half)
+  args = 1000.0 * t[:, None] * freqs[None]
+  return torch.cat([torch.sin(args), torch.cos(args)], -1)
+
+
+def _zero(module):
+  """Flax's zero-initialised output layers (blocks start as the identity)."""
+  torch = _torch()
+  with torch.no_grad():
+    module.weight.zero_()
+    module.bias.zero_()
+  return module
+
+
+def _res_block(cin, cout, groups, emb_dim):
+  """diffusion.ResBlock, its layers registered in Flax's call order (the
+  norm before its conv; the 1x1 shortcut last)."""
+  torch = _torch()
+  nn, silu = torch.nn, torch.nn.functional.silu
+  norm = lambda c: nn.GroupNorm(groups, c, eps=1e-6)  # Flax's epsilon
+
+  class ResBlock(nn.Module):
+
+    def __init__(self):
+      super().__init__()
+      self.norm1, self.conv1 = norm(cin), nn.Conv2d(cin, cout, 3, padding=1)
+      self.emb = nn.Linear(emb_dim, cout)
+      self.norm2, self.conv2 = norm(cout), _zero(nn.Conv2d(cout, cout, 3, padding=1))
+      self.skip = nn.Conv2d(cin, cout, 1) if cin != cout else nn.Identity()
+
+    def forward(self, x, emb):
+      h = self.conv1(silu(self.norm1(x))) + self.emb(silu(emb))[:, :, None, None]
+      return self.skip(x) + self.conv2(silu(self.norm2(h)))
+
+  return ResBlock()
+
+
+def _attention(ch, groups):
+  """diffusion.Attention: one head over the H*W pixels (row-major, as Flax's
+  NHWC reshape orders them), scaled by 1/sqrt(ch), residual."""
+  torch = _torch()
+  nn = torch.nn
+
+  class Attention(nn.Module):
+
+    def __init__(self):
+      super().__init__()
+      self.norm = nn.GroupNorm(groups, ch, eps=1e-6)
+      self.q, self.k, self.v = (nn.Linear(ch, ch) for _ in range(3))
+      self.out = _zero(nn.Linear(ch, ch))
+
+    def forward(self, x):
+      h = self.norm(x).flatten(2).transpose(1, 2)  # [B, H*W, C]
+      h = torch.nn.functional.scaled_dot_product_attention(self.q(h), self.k(h), self.v(h))
+      return x + self.out(h).transpose(1, 2).reshape(x.shape)
+
+  return Attention()
+
+
+def _down(ch):
+  """Flax's 'SAME' 3x3 stride-2 convolution pads 28 (14) by 0 before and 1
+  after; torch's padding=1 would pad 1 on both sides and shift the grid."""
+  nn = _torch().nn
+  return nn.Sequential(nn.ZeroPad2d((0, 1, 0, 1)), nn.Conv2d(ch, ch, 3, 2))
+
+
+def unet(width, channel_mult, num_blocks, attention, groups, num_classes, channels):
+  """diffusion.UNet on NCHW images: v(x, t, y), y = num_classes the null
+  class. Its layers are registered in the order Flax calls them, so that
+  load_flax_layers(unet, flax_layers(...)) gives it a Flax UNet's weights."""
+  torch = _torch()
+  nn, silu = torch.nn, torch.nn.functional.silu
+  emb_dim, levels = 4 * width, len(channel_mult)
+
+  class UNet(nn.Module):
+
+    def __init__(self):
+      super().__init__()
+      self.time = nn.Sequential(nn.Linear(2 * (width // 2), emb_dim), nn.SiLU(),
+                                nn.Linear(emb_dim, emb_dim))
+      self.embed = nn.Embedding(num_classes + 1, emb_dim)
+      self.stem = nn.Conv2d(channels, width, 3, padding=1)
+      # The rest as (op, module) in call order: 'emb' modules also take the
+      # embedding; 'push' saves a skip, 'pop' concatenates one.
+      self.ops, self.body = [], nn.ModuleList()
+      ch, size, skips = width, 28, []
+
+      def add(op, module=None):
+        self.ops.append(op)
+        self.body.append(module or nn.Identity())
+
+      def blocks(cin, cout):
+        for i in range(num_blocks):
+          add('emb', _res_block(cin if i == 0 else cout, cout, groups, emb_dim))
+          if attention and size <= 7:
+            add('x', _attention(cout, groups))
+
+      for i, mult in enumerate(channel_mult):
+        blocks(ch, width * mult)
+        ch = width * mult
+        add('push')
+        skips.append(ch)
+        if i + 1 < levels:
+          add('x', _down(ch))
+          size = -(-size // 2)
+      add('emb', _res_block(ch, ch, groups, emb_dim))
+      if attention and size <= 7:
+        add('x', _attention(ch, groups))
+      add('emb', _res_block(ch, ch, groups, emb_dim))
+      for i in reversed(range(levels)):
+        add('pop')
+        blocks(ch + skips.pop(), width * channel_mult[i])
+        ch = width * channel_mult[i]
+        if i:
+          add('x', _up(ch, ch))
+          size *= 2
+      self.out = nn.Sequential(nn.GroupNorm(groups, ch, eps=1e-6), nn.SiLU(),
+                               _zero(nn.Conv2d(ch, channels, 3, padding=1)))
+
+    def forward(self, x, t, y):
+      emb = self.time(_timestep_embedding(t, width)) + self.embed(y)
+      h, skips = self.stem(x), []
+      for op, module in zip(self.ops, self.body):
+        if op == 'emb':
+          h = module(h, emb)
+        elif op == 'x':
+          h = module(h)
+        elif op == 'push':
+          skips.append(h)
+        else:
+          h = torch.cat([h, skips.pop()], 1)
+      return self.out(h)
+
+  return UNet()
+
+
+class DiffusionTwin(_GeneratorTwin):
+  """generators/diffusion.py: flow matching (the MSE of the UNet's velocity
+  on the straight noise-image path), labels replaced by the null class at
+  the label_dropout rate, and the EMA of the weights with its warm-up."""
+  FLAT = False
+
+  def __init__(self, *args, **kwargs):
+    super().__init__(*args, **kwargs)
+    self.ema, self.step = float(self.cfg.ema), 0
+    self.params = list(self.nets['unet'].parameters())
+    self.averaged = [p.detach().clone() for p in self.params] if self.ema else []
+
+  def build(self):
+    cfg = self.cfg
+    return {'unet': unet(cfg.width, tuple(cfg.channel_mult), cfg.num_blocks,
+                         bool(cfg.attention), cfg.norm_groups, self.num_classes,
+                         self.image_shape[-1])}
+
+  def losses(self):
+    torch, net, k = self.torch, self.nets['unet'], self.num_classes
+    dropout = self.cfg.label_dropout
+
+    def loss(x, c):
+      x0 = 2.0 * x - 1.0
+      noise = torch.randn_like(x0)
+      t = torch.rand(len(x0), device=x0.device)
+      drop = torch.rand(len(x0), device=x0.device) < dropout
+      y = torch.where(drop, torch.full_like(t, k, dtype=torch.long), c.argmax(-1))
+      tb = t[:, None, None, None]
+      v = net((1.0 - tb) * x0 + tb * noise, t, y)
+      return ((v - (noise - x0)) ** 2).mean()
+    return [(('unet',), loss)]
+
+  def after_step(self):
+    # Decay min(ema, (1 + s) / (10 + s)) at the step s before this update.
+    decay = min(self.ema, (1.0 + self.step) / (10.0 + self.step))
+    self.step += 1
+    with self.torch.no_grad():
+      for e, p in zip(self.averaged, self.params):
+        e.lerp_(p, 1.0 - decay)
+
+
 def _projection_d(body, features, num_classes, wrap=lambda m: m):
   """cgan/dcgan.Discriminator: D(x, y) = w.h(x) + <embed(y), h(x)>, with h the
   output of `body`, summed over H and W for a convolutional one; `wrap`
@@ -521,7 +738,7 @@ def _diff_augment(policy):
 
 # The generators (medaug_jax.generators.available()) that have a twin.
 TWINS = {'ae': AETwin, 'cvae': CVAETwin, 'cgan': CGANTwin, 'dcgan': DCGANTwin,
-         'cvae_conv': ConvCVAETwin}
+         'cvae_conv': ConvCVAETwin, 'diffusion': DiffusionTwin}
 
 
 def generator_twin(name, cfg, num_classes, image_shape, device='cpu'):
