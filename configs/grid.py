@@ -56,6 +56,9 @@ def get_config():
   config.datasets = PAPER_DATASETS
   config.methods = METHODS
   config.seeds = (0, 1, 2, 3, 4)
+  # The order workers take cells in: 'datasets' (each dataset's methods in
+  # turn) or 'methods' (each method on every dataset in turn).
+  config.order = 'datasets'
   # Synthetic-to-real ratios to sweep (e.g. (0.5, 1, 2, 5, 10)): each generator
   # method then runs once per ratio, as '<method>@<ratio>'. Empty: the
   # generators add generator.num_per_class images per class.

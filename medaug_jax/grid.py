@@ -32,6 +32,7 @@ from medaug_jax import cli, config_lib, generators, interrupt
 from medaug_jax import workdir as workdir_lib
 from medaug_jax.errors import MedaugError
 from medaug_jax.files import write_atomic, write_json
+from medaug_jax.generators import phase
 
 FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file('config', None, 'Grid config file (configs/grid.py).',
@@ -71,8 +72,16 @@ def methods_of(grid):
 
 
 def cells(grid):
-  """[(dataset, method)] in table order."""
-  return [(d.lower(), m) for d in _as_tuple(grid.datasets) for m in methods_of(grid)]
+  """[(dataset, method)] in the order workers take them: dataset by dataset
+  (table order), or with grid.order 'methods' one method on every dataset
+  before the next (a grid cut short then has its first methods everywhere)."""
+  datasets = [d.lower() for d in _as_tuple(grid.datasets)]
+  order = grid.get('order', 'datasets')
+  if order == 'datasets':
+    return [(d, m) for d in datasets for m in methods_of(grid)]
+  if order == 'methods':
+    return [(d, m) for m in methods_of(grid) for d in datasets]
+  raise MedaugError(f"config.order must be 'datasets' or 'methods', got {order!r}.")
 
 
 def seeds_of(grid):
@@ -149,6 +158,47 @@ def _clean_checkpoints(cdir, workdirs):
       shutil.rmtree(os.path.join(w, 'checkpoints', sub), ignore_errors=True)
 
 
+def _generator_inputs(config):
+  """What a run's generator phase depends on: its config without the
+  method's name and the classifier (so 'dcgan' and 'dcgan+classic' agree)."""
+  sem = workdir_lib.semantic(config)
+  for key in ('method', 'classifier'):
+    sem.pop(key, None)
+  return sem
+
+
+def siblings(grid, dataset, method):
+  """The grid's other cells of `dataset` whose generator phase is this
+  cell's own (same generator and settings), in table order."""
+  name = generators.of_method(method)
+  if not name:
+    return []
+  want = _generator_inputs(cell_config(grid, dataset, method))
+  return [m for m in methods_of(grid) if m != method and generators.of_method(m) == name
+          and _generator_inputs(cell_config(grid, dataset, m)) == want]
+
+
+def generated_elsewhere(grid, workdir, dataset, method, seed):
+  """A sibling cell's folder of `seed` holding a finished generator phase
+  that this cell would only repeat, or None."""
+  for other in siblings(grid, dataset, method):
+    w = seed_dir(cell_dir(workdir, dataset, other), seed)
+    if (workdir_lib.holds(_seed_config(cell_config(grid, dataset, other), seed), w)
+        and os.path.exists(os.path.join(w, phase.INFO))):
+      return w
+  return None
+
+
+def _waits_for_sibling(grid, workdir, dataset, method):
+  """True when an earlier sibling cell, held by another worker, will make
+  generators this cell still lacks: better to take other cells first."""
+  earlier = methods_of(grid)[:methods_of(grid).index(method)]
+  held = [m for m in siblings(grid, dataset, method)
+          if m in earlier and workdir_lib.in_use(cell_dir(workdir, dataset, m))]
+  return bool(held) and any(generated_elsewhere(grid, workdir, dataset, method, s) is None
+                            for s in seeds_of(grid))
+
+
 def run_cell(grid, workdir, dataset, method, overwrite=False, log=print):
   """Trains one cell's seeds (vmapped or one by one, as base.vmap_seeds says).
 
@@ -174,7 +224,29 @@ def run_cell(grid, workdir, dataset, method, overwrite=False, log=print):
     return status
   errors = {}
   todo = [(s, w) for s, w, d in zip(seeds, workdirs, done) if not d]
-  mode = 'vmap' if run_lib.vmap_wanted(config) and len(todo) > 1 else 'sequential'
+  sources = {s: generated_elsewhere(grid, workdir, dataset, method, s) for s, _ in todo}
+  mode = run_lib.seed_mode(config) if len(todo) > 1 else 'false'
+  if mode == 'generator' and not generators.of_method(method):
+    mode = 'false'
+  mode = {'true': 'vmap', 'generator': 'vmap-generator'}.get(mode, 'sequential')
+  if mode == 'vmap-generator':
+    # The generators of the seeds that need one, vmapped; the seeds then
+    # read them back one by one as their phase's cache.
+    need = [(s, w) for s, w in todo
+            if not sources[s] and not os.path.exists(os.path.join(w, phase.INFO))]
+    if len(need) > 1:
+      group = _group_dir(cdir, config, [s for s, _ in need])
+      try:
+        run_lib.train_seeds(config, [s for s, _ in need], [w for _, w in need], group,
+                            overwrite, generator_only=True)
+        split_metrics(os.path.join(group, 'metrics.jsonl'), [s for s, _ in need],
+                      [w for _, w in need])
+      except Exception as e:  # pylint: disable=broad-except
+        if not isinstance(e, MedaugError):
+          traceback.print_exc()
+        log(f'[grid] {dataset}/{method}: vmapped generators failed: {_one_line(e)}; '
+            'training them seed by seed')
+      shutil.rmtree(group, ignore_errors=True)
   if mode == 'vmap':
     group = _group_dir(cdir, config, [s for s, _ in todo])
     try:
@@ -195,7 +267,7 @@ def run_cell(grid, workdir, dataset, method, overwrite=False, log=print):
   if mode != 'vmap':
     for s, w in todo:
       try:
-        run_lib.train_seeds(config, [s], [w], w, overwrite)
+        run_lib.train_seeds(config, [s], [w], w, overwrite, generated_from=[sources[s]])
       except Exception as e:  # pylint: disable=broad-except
         if not isinstance(e, MedaugError):
           traceback.print_exc()
@@ -272,10 +344,21 @@ def run_grid(grid, workdir, overwrite=False, log=print):
   todo = cells(grid)
   statuses = {}
   pending = list(enumerate(todo))
-  for _ in range(2):
+  for attempt in range(2):
     passed_over = []
     for k, (dataset, method) in pending:
       interrupt.check('between grid cells')
+      if claim and _waits_for_sibling(grid, workdir, dataset, method):
+        log(f'[grid] {k + 1}/{len(todo)} {dataset}/{method}: another worker is training '
+            'its generators in a sibling cell; ' + ('later' if attempt == 0 else 'waiting'))
+        if attempt == 0:
+          passed_over.append((k, (dataset, method)))
+          continue
+        # Nothing else is left to do: waiting beats training the same
+        # generators twice.
+        while _waits_for_sibling(grid, workdir, dataset, method):
+          interrupt.check('waiting for a sibling cell')
+          time.sleep(5)
       cdir = cell_dir(workdir, dataset, method)
       if (not grid.retry_failed and os.path.exists(os.path.join(cdir, 'failed.json'))
           and not overwrite):

@@ -29,15 +29,25 @@ from medaug_jax.logs import MetricsLog
 from medaug_jax.trainer import fit, make_mesh, replicate, stack_trees
 
 
-def vmap_wanted(config):
-  """config.vmap_seeds: 'true'/'false' force it; 'auto' vmaps only on TPU.
+def seed_mode(config):
+  """How a grid cell trains its seeds, from config.vmap_seeds: 'true' (both
+  phases vmapped), 'generator' (the generators vmapped, then the ResNet seed
+  by seed), 'false' (seed by seed); 'auto' picks per backend.
 
   Vmapping the ResNet-18 turns its convolutions into grouped convolutions:
   measured slower per seed than seeds in sequence on XLA:CPU (many times) and
-  on an H100 (0.68x, BENCHMARKS.md). TPU is untested; 'auto' tries it there.
+  on an H100 (0.68x), while the small generators gained 2.4-4.5x vmapped on
+  the H100 (BENCHMARKS.md). So 'auto' is 'generator' on GPU, 'false' on CPU
+  and 'true' on TPU (untested there).
   """
   mode = str(config.vmap_seeds).lower()
-  return jax.default_backend() == 'tpu' if mode == 'auto' else mode == 'true'
+  if mode == 'auto':
+    return {'tpu': 'true', 'gpu': 'generator'}.get(jax.default_backend(), 'false')
+  return mode
+
+
+def vmap_wanted(config):
+  return seed_mode(config) == 'true'
 
 
 def validate(config):
@@ -76,8 +86,8 @@ def validate(config):
   if config.data.subset:
     positive('data.train_per_class', config.data.train_per_class, int)
     positive('data.val_ratio', config.data.val_ratio)
-  if str(config.vmap_seeds).lower() not in ('auto', 'true', 'false'):
-    raise MedaugError("config.vmap_seeds must be 'auto', 'true' or 'false', "
+  if str(config.vmap_seeds).lower() not in ('auto', 'true', 'false', 'generator'):
+    raise MedaugError("config.vmap_seeds must be 'auto', 'true', 'false' or 'generator', "
                       f'got {config.vmap_seeds!r}.')
   if config.dataset.lower() not in data.known_datasets():
     raise MedaugError(f'unknown dataset {config.dataset!r}; choose one of: '
@@ -112,6 +122,15 @@ def classifier_phase(config, datasets, train_splits, seed_keys, group_dir, mesh,
   test = ev.put(pick([d.test.images for d in datasets]))
   best = None if num_seeds else Checkpoints(
       os.path.join(group_dir, 'checkpoints', 'classifier_best'), max_to_keep=1)
+  # The best state so far, kept on the device and written with the resume
+  # checkpoints (and at the end or a stop): writing ~90 MB at every new best
+  # cost more than the GPU's whole epoch.
+  unsaved_best = []
+
+  def save_best():
+    if unsaved_best:
+      epoch, state, val_auc = unsaved_best.pop()
+      best.save(epoch, state, {'epoch': epoch, 'val_auc': val_auc})
 
   def evaluate(state, epoch, history):
     vs, ts = ev.scores(state, val), ev.scores(state, test)
@@ -124,19 +143,24 @@ def classifier_phase(config, datasets, train_splits, seed_keys, group_dir, mesh,
     if not num_seeds:
       rec = per_seed[0]
       if classifier.select(history + [dict(rec, epoch=epoch)])['selected']['epoch'] == epoch:
-        best.save(epoch, state, {'epoch': epoch, 'val_auc': rec['val_auc']})
+        unsaved_best[:] = [(epoch, jax.tree.map(jnp.copy, state), rec['val_auc'])]
+      if epoch % cfg.checkpoint_every == 0 or epoch == cfg.epochs:
+        save_best()
       return rec
     return {k: [p[k] for p in per_seed] for k in per_seed[0]}
 
   ckpt = Checkpoints(os.path.join(group_dir, 'checkpoints', 'classifier'))
   train_keys = [rngs.raw_stream(k, rngs.CLASSIFIER_TRAIN) for k in seed_keys]
-  result = fit(obj, state, images, labels, phase='classifier', epochs=cfg.epochs,
-               batch_size=cfg.batch_size, rng=jnp.asarray(pick(train_keys)), mesh=mesh,
-               checkpoints=ckpt, checkpoint_every=cfg.checkpoint_every, evaluate=evaluate, log=log,
-               num_seeds=num_seeds, print_every=cfg.print_every)
-  ckpt.close()
-  if best is not None:
-    best.close()
+  try:
+    result = fit(obj, state, images, labels, phase='classifier', epochs=cfg.epochs,
+                 batch_size=cfg.batch_size, rng=jnp.asarray(pick(train_keys)), mesh=mesh,
+                 checkpoints=ckpt, checkpoint_every=cfg.checkpoint_every, evaluate=evaluate,
+                 log=log, num_seeds=num_seeds, print_every=cfg.print_every)
+  finally:
+    ckpt.close()
+    if best is not None:
+      save_best()
+      best.close()
   return result
 
 
@@ -144,9 +168,16 @@ def _concat(a, b):
   return data.Split(np.concatenate([a.images, b.images]), np.concatenate([a.labels, b.labels]))
 
 
-def train_seeds(config, seeds, workdirs, group_dir, overwrite=False):
+def train_seeds(config, seeds, workdirs, group_dir, overwrite=False, generated_from=None,
+                generator_only=False):
   """Runs `config` for each seed; more than one seed (with config.vmap_seeds)
   trains them all at once, vmapped. Returns [results per seed].
+
+  generated_from: per seed, a folder whose finished generator phase is this
+  run's own (same generator, data, seed and quality settings; e.g. a grid's
+  'dcgan' cell for 'dcgan+classic'), copied instead of trained again.
+  generator_only: stop after the generator phase (returns None); a later
+  run of the same seeds reads it back as the phase's cache.
 
   Each seed's workdir is locked for the whole run (workdir.locked): a second
   process on the same workdir stops with one line naming the first.
@@ -165,14 +196,20 @@ def train_seeds(config, seeds, workdirs, group_dir, overwrite=False):
     if len(todo) == 1:
       group_dir = workdirs[todo[0]]
     if todo:
+      sources = generated_from or [None] * len(seeds)
+      for i in todo:
+        if sources[i] and phase.load_generated(workdirs[i]) is None:
+          phase.copy_generated(sources[i], workdirs[i])
       out = _run_group(config, [configs[i] for i in todo], [workdirs[i] for i in todo],
-                       group_dir)
+                       group_dir, generator_only)
+      if generator_only:
+        return None
       for i, r in zip(todo, out):
         results[i] = r
   return results
 
 
-def _run_group(config, configs, workdirs, group_dir):
+def _run_group(config, configs, workdirs, group_dir, generator_only=False):
   """Both phases for the seeds of `configs` (vmapped when more than one)."""
   t_start = time.perf_counter()
   num_seeds = len(configs) if len(configs) > 1 else None
@@ -205,6 +242,8 @@ def _run_group(config, configs, workdirs, group_dir):
       train_splits = [_concat(d.train, g) for d, (g, _) in zip(datasets, done)]
       gen_infos = [info for _, info in done]
       gen_s = time.perf_counter() - t0
+    if generator_only:
+      return None
 
     t0 = time.perf_counter()
     result = classifier_phase(config, datasets, train_splits, keys, group_dir, mesh, log,

@@ -138,6 +138,23 @@ def locked(folder):
     os.close(fd)  # closing drops the flock
 
 
+def in_use(folder):
+  """True when a live process holds `folder`'s lock (a look, not a claim)."""
+  try:
+    fd = os.open(os.path.join(folder, LOCK), os.O_RDONLY)
+  except OSError:
+    return False
+  try:
+    fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    return False
+  except BlockingIOError:
+    return True
+  except OSError:
+    return False
+  finally:
+    os.close(fd)
+
+
 def _holder(fd):
   try:
     h = json.loads(os.pread(fd, 4096, 0).decode() or '{}')

@@ -98,9 +98,9 @@ def test_restart_skips_finished_cells(first_run, monkeypatch):
   calls = []
   real = run.train_seeds
 
-  def spy(config, seeds, workdirs, group_dir, overwrite=False):
+  def spy(config, seeds, workdirs, group_dir, overwrite=False, **kwargs):
     calls.append((config.method, list(seeds)))
-    return real(config, seeds, workdirs, group_dir, overwrite)
+    return real(config, seeds, workdirs, group_dir, overwrite, **kwargs)
 
   monkeypatch.setattr(run, 'train_seeds', spy)
   before = {s: os.path.getmtime(os.path.join(workdir, 'synthetic', 'none', f'seed_{s}',
@@ -187,3 +187,35 @@ def test_unknown_method_is_one_line():
   g = grid_config.get_config()
   with pytest.raises(grid.MedaugError, match="unknown method 'nosuchgan'.*choose one of.*cgan"):
     grid.cell_config(g, 'breastmnist', 'nosuchgan')
+
+
+def test_generator_mode_vmaps_generators_and_siblings_share_them(first_run, tmp_path):
+  """vmap_seeds='generator' (the GPU default): the cvae cell's generators
+  train vmapped and give the vmapped run's images; cvae+classic then copies
+  them instead of training its own, and only its classifier differs."""
+  _, workdir, _ = first_run
+  g = tiny_grid(methods=('cvae', 'cvae+classic', 'none'))
+  g.base.vmap_seeds = 'generator'
+  assert grid.siblings(g, 'synthetic', 'cvae+classic') == ['cvae']
+  assert grid.siblings(g, 'synthetic', 'none') == []
+  statuses = grid.run_grid(g, str(tmp_path))
+  assert [s['mode'] for s in statuses] == ['vmap-generator', 'vmap-generator', 'sequential']
+  for s in SEEDS:
+    own = _results(str(tmp_path), 'cvae', s)
+    assert own['timing']['seeds_vmapped'] == 1  # the classifier ran seed by seed
+    np.testing.assert_allclose(own['generator']['final']['loss'],
+                               _results(workdir, 'cvae', s)['generator']['final']['loss'],
+                               rtol=1e-3)
+    combined = _results(str(tmp_path), 'cvae+classic', s)
+    assert combined['generator']['reused_from'] == os.path.abspath(
+        os.path.join(tmp_path, 'synthetic', 'cvae', f'seed_{s}'))
+    with np.load(os.path.join(tmp_path, 'synthetic', 'cvae', f'seed_{s}', 'generated.npz')) as a, \
+         np.load(os.path.join(tmp_path, 'synthetic', 'cvae+classic', f'seed_{s}',
+                              'generated.npz')) as b:
+      np.testing.assert_array_equal(a['images'], b['images'])
+    # Each seed's log has its generator epochs once, then its classifier's.
+    with open(os.path.join(tmp_path, 'synthetic', 'cvae', f'seed_{s}', 'metrics.jsonl')) as f:
+      phases = [json.loads(l)['phase'] for l in f]
+    assert phases == ['generator:cvae'] * 2 + ['classifier'] * 2
+  # A cell whose generator-making sibling is held by another worker waits.
+  assert not grid._waits_for_sibling(g, str(tmp_path), 'synthetic', 'cvae+classic')

@@ -1,8 +1,10 @@
 """The generator phase of a run: train -> sample -> quantise -> measure ->
 save, and the saved result read back as the phase's cache."""
+import glob
 import logging
 import math
 import os
+import shutil
 import time
 
 import jax
@@ -124,3 +126,13 @@ def load_generated(workdir):
     return None
   with np.load(os.path.join(workdir, GENERATED)) as z:
     return Split(z['images'], z['labels']), info
+
+
+def copy_generated(source, workdir):
+  """Gives workdir the finished generator phase of `source` (its images,
+  pictures and generator.json, marked with where they came from)."""
+  os.makedirs(workdir, exist_ok=True)
+  for path in [os.path.join(source, GENERATED)] + glob.glob(os.path.join(source, '*.png')):
+    shutil.copyfile(path, os.path.join(workdir, os.path.basename(path)))
+  info = read_json(os.path.join(source, INFO))
+  write_json(os.path.join(workdir, INFO), dict(info, reused_from=os.path.abspath(source)))
