@@ -11,7 +11,8 @@
 # grid sooner (GPU memory is then taken as needed, not preallocated). Their
 # output goes to <workdir>/logs/worker_<i>.log. SIGTERM/Ctrl-C reaches every
 # worker: each stops at a step boundary with a checkpoint, and the same
-# command resumes.
+# command resumes. On a SLURM cluster, medaug_jax.dispatch starts the workers as
+# a job array instead (README, "The results table in one command").
 #
 # Data: MedMNIST npz files are looked up in $MEDMNIST_ROOT (default: ../shared/data
 # when it exists, else ~/.medmnist, where missing files are downloaded).
