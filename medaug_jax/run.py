@@ -62,6 +62,11 @@ def validate(config):
     positive(f'{part}.batch_size', c.batch_size, int)
     positive(f'{part}.lr', c.lr)
   positive('classifier.width', config.classifier.width, int)
+  for part in ('classifier', 'generator'):
+    for key in ('checkpoint_every', 'checkpoint_seconds'):
+      value = config[part].get(key, 0)
+      if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise MedaugError(f'config.{part}.{key} must be >= 0 (0: off), got {value!r}.')
   if config.classifier.optimizer not in ('sgd', 'adam'):
     raise MedaugError("config.classifier.optimizer must be 'sgd' or 'adam', "
                       f'got {config.classifier.optimizer!r}.')
@@ -122,9 +127,9 @@ def classifier_phase(config, datasets, train_splits, seed_keys, group_dir, mesh,
   test = ev.put(pick([d.test.images for d in datasets]))
   best = None if num_seeds else Checkpoints(
       os.path.join(group_dir, 'checkpoints', 'classifier_best'), max_to_keep=1)
-  # The best state so far, kept on the device and written with the resume
-  # checkpoints (and at the end or a stop): writing ~90 MB at every new best
-  # cost more than the GPU's whole epoch.
+  # The best state so far, kept on the device and written with each resume
+  # checkpoint (so both describe the same point of the run): writing ~90 MB
+  # at every new best cost more than the GPU's whole epoch.
   unsaved_best = []
 
   def save_best():
@@ -144,8 +149,6 @@ def classifier_phase(config, datasets, train_splits, seed_keys, group_dir, mesh,
       rec = per_seed[0]
       if classifier.select(history + [dict(rec, epoch=epoch)])['selected']['epoch'] == epoch:
         unsaved_best[:] = [(epoch, jax.tree.map(jnp.copy, state), rec['val_auc'])]
-      if epoch % cfg.checkpoint_every == 0 or epoch == cfg.epochs:
-        save_best()
       return rec
     return {k: [p[k] for p in per_seed] for k in per_seed[0]}
 
@@ -154,12 +157,14 @@ def classifier_phase(config, datasets, train_splits, seed_keys, group_dir, mesh,
   try:
     result = fit(obj, state, images, labels, phase='classifier', epochs=cfg.epochs,
                  batch_size=cfg.batch_size, rng=jnp.asarray(pick(train_keys)), mesh=mesh,
-                 checkpoints=ckpt, checkpoint_every=cfg.checkpoint_every, evaluate=evaluate,
+                 checkpoints=ckpt, checkpoint_every=cfg.checkpoint_every,
+                 checkpoint_seconds=cfg.get('checkpoint_seconds', 0),
+                 on_save=None if best is None else save_best, evaluate=evaluate,
                  log=log, num_seeds=num_seeds, print_every=cfg.print_every)
   finally:
     ckpt.close()
     if best is not None:
-      save_best()
+      save_best()  # a best found after the last save of a failed run
       best.close()
   return result
 

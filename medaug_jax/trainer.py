@@ -141,6 +141,7 @@ def _check_finite(phase, epoch, metrics):
 
 def fit(objective, state, images, labels, *, phase, epochs, batch_size, rng,
         mesh, checkpoints: Optional[Checkpoints] = None, checkpoint_every=1,
+        checkpoint_seconds=0, on_save: Optional[Callable[[], None]] = None,
         evaluate: Optional[Callable[[Any, int, list], dict]] = None,
         log=None, num_seeds=None, print_every=1):
   """Trains `objective` for `epochs` epochs, resuming from `checkpoints`.
@@ -150,10 +151,14 @@ def fit(objective, state, images, labels, *, phase, epochs, batch_size, rng,
   (rng, epoch, step) alone, so a resumed run replays exactly the same batches
   and noise as an uninterrupted one. `log` is a logs.MetricsLog.
 
-  Checkpoints are keyed by optimizer steps done: every `checkpoint_every`
-  epochs, and at the step boundary where a SIGTERM/Ctrl-C (interrupt.py)
-  stops the run, with the epoch's partial metric sums, so that a run resumed
-  mid-epoch ends with the same numbers.
+  Checkpoints are keyed by optimizer steps done: after every
+  `checkpoint_every` epochs (0: not by count), after the first epoch that
+  ends `checkpoint_seconds` or more after the last save (0: not by time), after
+  the last epoch, and at the step boundary where a SIGTERM/Ctrl-C
+  (interrupt.py) stops the run, with the epoch's partial metric sums, so that
+  a run resumed mid-epoch ends with the same numbers. Resuming replays the
+  same batches, so how often only bounds the work a hard kill loses.
+  `on_save()` runs after each save.
   """
   n = images.shape[1] if num_seeds else images.shape[0]
   if batch_size % mesh.size:
@@ -181,8 +186,11 @@ def fit(objective, state, images, labels, *, phase, epochs, batch_size, rng,
     if sums is not None:
       meta['sums'] = {k: _tolist(v) for k, v in jax.device_get(sums).items()}
     checkpoints.save(epoch * steps + next_step, state, meta)
+    if on_save is not None:
+      on_save()
+    return time.perf_counter()
 
-  t_run = time.perf_counter()
+  t_run = last_save = time.perf_counter()
   for epoch in range(start, epochs):
     t0 = time.perf_counter()
     idx, mask, step_key = plan(rng, epoch, n, batch_size)
@@ -215,8 +223,10 @@ def fit(objective, state, images, labels, *, phase, epochs, batch_size, rng,
     if log is not None:
       log.append(record)
     last = epoch + 1 == epochs
-    if checkpoints is not None and ((epoch + 1) % checkpoint_every == 0 or last):
-      save(epoch + 1, 0)
+    due = ((checkpoint_every and (epoch + 1) % checkpoint_every == 0) or
+           (checkpoint_seconds and time.perf_counter() - last_save >= checkpoint_seconds))
+    if checkpoints is not None and (due or last):
+      last_save = save(epoch + 1, 0)
     if print_every and ((epoch + 1) % print_every == 0 or last):
       done = epoch + 1 - start
       eta = (time.perf_counter() - t_run) / done * (epochs - epoch - 1)

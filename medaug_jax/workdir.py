@@ -35,7 +35,8 @@ LOCK = '.lock'
 # values of these still holds the same experiment.
 NON_SEMANTIC_KEYS = ('data_root', 'classifier.print_every', 'generator.print_every',
                      'classifier.eval_batch_size', 'classifier.checkpoint_every',
-                     'generator.checkpoint_every', 'vmap_seeds', 'tensorboard',
+                     'generator.checkpoint_every', 'classifier.checkpoint_seconds',
+                     'generator.checkpoint_seconds', 'vmap_seeds', 'tensorboard',
                      'quality.reference.cache_dir')
 
 

@@ -17,6 +17,7 @@ def tiny_config(base='none', dataset='synthetic', **overrides):
   config.data.train_per_class = 24
   c = config.classifier
   c.width, c.epochs, c.batch_size, c.eval_batch_size = 4, 2, 16, 64
+  c.checkpoint_every = 1  # the resume tests need a checkpoint per epoch
   g = config.generator
   g.epochs, g.batch_size, g.num_per_class, g.checkpoint_every, g.print_every = 3, 16, 8, 1, 1
   config.quality.reference.update(width=4, epochs=2)

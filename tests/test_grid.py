@@ -26,6 +26,7 @@ def tiny_grid(methods=('ae', 'none', 'cvae'), vmap=True):
   b.classifier.epochs = 2
   b.classifier.batch_size = 32
   b.classifier.eval_batch_size = 128
+  b.classifier.checkpoint_every = 1
   b.classifier.print_every = 0
   b.generator.num_per_class = 10
   b.generator.print_every = 0

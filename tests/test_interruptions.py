@@ -114,6 +114,29 @@ def test_interrupt_mid_epoch_resumes_exactly(tmp_path, monkeypatch):
     np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 
+def _steps(folder):
+  return sorted(int(n) for n in os.listdir(folder) if n.isdigit())
+
+
+@pytest.mark.parametrize('every,seconds,saved', [(0, 0, [3]), (0, 1e-9, [2, 3]), (2, 0, [2, 3])])
+def test_checkpoint_interval_and_the_best_state_with_it(tmp_path, every, seconds, saved):
+  """Resume checkpoints by epoch count, by time, or only at the end; the
+  best-by-validation state, kept on the device meanwhile, is written with
+  them and is the selected epoch's."""
+  cfg = tiny_config(**{'classifier.epochs': 3, 'classifier.checkpoint_every': every,
+                       'classifier.checkpoint_seconds': seconds})
+  res = run.train_and_evaluate(cfg, str(tmp_path))
+  steps_per_epoch = -(-res['sizes']['train'] // cfg.classifier.batch_size)
+  assert _steps(tmp_path / 'checkpoints' / 'classifier') == [e * steps_per_epoch for e in saved]
+  best = Checkpoints(str(tmp_path / 'checkpoints' / 'classifier_best'), max_to_keep=1)
+  assert best.latest_step() == res['selected']['epoch']
+
+
+def test_bad_checkpoint_interval_is_one_line(tmp_path):
+  with pytest.raises(MedaugError, match='config.classifier.checkpoint_seconds must be >= 0'):
+    run.train_and_evaluate(tiny_config(**{'classifier.checkpoint_seconds': -1}), str(tmp_path))
+
+
 def _damage(step_dir):
   for folder, _, names in os.walk(step_dir):
     for name in names:

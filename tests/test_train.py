@@ -17,7 +17,8 @@ from medaug_jax.errors import MedaugError
 
 TINY = ['--config=configs/none.py', '--config.dataset=synthetic',
         '--config.data.train_per_class=24', '--config.classifier.width=4',
-        '--config.classifier.batch_size=16', '--config.classifier.eval_batch_size=64']
+        '--config.classifier.batch_size=16', '--config.classifier.eval_batch_size=64',
+        '--config.classifier.checkpoint_every=1']
 
 
 def _metrics(results):

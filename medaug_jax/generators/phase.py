@@ -80,6 +80,7 @@ def generator_phase(config, datasets, seed_keys, group_dir, mesh, log, num_seeds
                epochs=cfg.epochs, batch_size=cfg.batch_size,
                rng=pick([rngs.raw_stream(k, rngs.GENERATOR_TRAIN) for k in seed_keys]),
                mesh=mesh, checkpoints=ckpt, checkpoint_every=cfg.checkpoint_every,
+               checkpoint_seconds=cfg.get('checkpoint_seconds', 0),
                log=log, num_seeds=num_seeds, print_every=cfg.print_every)
   ckpt.close()
   gen_s = time.perf_counter() - t0
