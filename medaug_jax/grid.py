@@ -43,8 +43,6 @@ flags.DEFINE_bool('multihost', None,
                   'Call jax.distributed.initialize() first (Cloud TPU pods, multi-host '
                   'GPU). Default: on when $MEDAUG_MULTIHOST is 1.')
 flags.DEFINE_bool('report', True, 'Write the report (report.md etc.) at the end.')
-flags.mark_flags_as_required(['config', 'workdir'])
-
 
 def _as_tuple(value):
   """A tuple field as given: ml_collections reads `--config.methods=none,cgan`
@@ -438,4 +436,7 @@ def main(argv):
 
 
 if __name__ == '__main__':
+  # Required only here: dispatch and bench.cost import this module for its
+  # functions and --config.
+  flags.mark_flags_as_required(['config', 'workdir'])
   cli.start(main)

@@ -26,7 +26,7 @@ LAYERS = (
     ('generators.*', 'workdir'),
     ('run', 'report', 'cli', 'bench.torch_twins'),
     ('grid', 'main', 'bench', 'bench.layers', 'bench.throughput'),
-    ('bench.__main__', 'dispatch'),
+    ('bench.__main__', 'bench.cost', 'dispatch'),
 )
 
 
