@@ -308,3 +308,35 @@ def test_layer_benchmark_runs_and_formats():
   md = layers.markdown(rows)
   assert md.splitlines()[0] == '| layer | lax fwd | lax fwd+bwd | ours fwd | ours fwd+bwd |'
   assert len(md.splitlines()) == 4
+
+
+@needs_torch
+def test_end_to_end_race_runs_both_sides_and_writes_the_ratio(tmp_path):
+  """Our baseline run and the official script's loop, 2 epochs at width 4 on
+  the synthetic set: both sides run and the JSON holds their times."""
+  from medaug_jax.bench import end_to_end
+  out = tmp_path / 'e2e'
+  report = end_to_end.run(epochs=2, dataset='synthetic', out=str(out), torch_threads=1, width=4)
+  with open(out / 'end_to_end.json') as f:
+    saved = json.load(f)
+  assert saved['ours_s'] > 0 and saved['torch_s'] > 0
+  assert saved['ratio'] == pytest.approx(saved['torch_s'] / saved['ours_s'])
+  assert 0 < saved['torch_s_without_train_eval'] < saved['torch_s']
+  assert saved['epochs'] == 2 and saved['width'] == 4 and saved['dataset'] == 'synthetic'
+  assert len(saved['ours']['epoch_s']) == len(saved['torch']['epoch_s']) == 2
+  assert set(saved['machine']['flags']) == {'avx2', 'avx512', 'amx'}
+  assert saved['machine']['cpu'] and saved['versions']['torch'] and saved['date']
+  assert 'not train' in saved['notes']
+  assert saved['command'].startswith('python -m medaug_jax.bench.end_to_end --epochs=2')
+  # The same splits on both sides (both take data.load of the same config).
+  with open(out / 'ours' / 'results.json') as f:
+    sizes = json.load(f)['sizes']
+  assert {k: sizes[k] for k in ('train', 'val', 'test')} == saved['torch']['sizes']
+  with open(out / 'end_to_end.md') as f:
+    md = f.read()
+  assert md.startswith(end_to_end.HEADER) and report['markdown'] in md
+  # Ours ran the official recipe.
+  with open(out / 'ours' / 'config.json') as f:
+    c = json.load(f)['classifier']
+  assert (c['optimizer'], c['lr'], list(c['lr_milestones']), c['batch_size']) == (
+      'adam', 1e-3, [0.5, 0.75], 128)

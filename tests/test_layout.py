@@ -25,7 +25,7 @@ LAYERS = (
     ('generators.phase',),
     ('generators.*', 'workdir'),
     ('run', 'report', 'cli', 'bench.torch_twins'),
-    ('grid', 'main', 'bench', 'bench.layers', 'bench.throughput'),
+    ('grid', 'main', 'bench', 'bench.layers', 'bench.throughput', 'bench.end_to_end'),
     ('bench.__main__', 'bench.cost', 'dispatch'),
 )
 
