@@ -14,9 +14,10 @@ def get_config():
   config.seed = 0
   # Folder holding <dataset>.npz; '' -> $MEDMNIST_ROOT -> ~/.medmnist.
   config.data_root = ''
-  # Grid runs: train a cell's seeds as one vmapped program. 'auto' does so on
-  # TPU only (vmapped convolutions were slower than sequential seeds on CPU
-  # and GPU, see BENCHMARKS.md); 'true'/'false' force it.
+  # Grid runs: how a cell's seeds train (run.seed_mode). 'auto': seed by seed
+  # on CPU; on GPU the generators vmapped and the ResNets seed by seed
+  # (vmapped convolutions were slower there, BENCHMARKS.md); both vmapped on
+  # TPU. 'true', 'generator' and 'false' force each.
   config.vmap_seeds = 'auto'
   # Per-epoch scalars and the sample grid as TensorBoard events in the workdir
   # (metrics.jsonl is written either way).

@@ -44,6 +44,7 @@ flags.DEFINE_bool('multihost', None,
                   'GPU). Default: on when $MEDAUG_MULTIHOST is 1.')
 flags.DEFINE_bool('report', True, 'Write the report (report.md etc.) at the end.')
 
+
 def _as_tuple(value):
   """A tuple field as given: ml_collections reads `--config.methods=none,cgan`
   as ('none,cgan',), so strings are split at commas."""

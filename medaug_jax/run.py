@@ -46,10 +46,6 @@ def seed_mode(config):
   return mode
 
 
-def vmap_wanted(config):
-  return seed_mode(config) == 'true'
-
-
 def validate(config):
   """Refuses values that cannot work, with the key's name in the message."""
   def positive(key, value, kind=(int, float)):

@@ -1,14 +1,16 @@
 """The diffusion generator on synthetic data: its samples carry their class,
 guidance 0 is the conditional model and more guidance sharpens the class,
-sampling is a fixed function of its key, the scan and Python sampler loops
-agree, the EMA follows its formula, and bad config values are one line."""
+sampling is a fixed function of its key, a run stopped mid-training resumes
+to the same samples, the scan and Python sampler loops agree, the EMA follows
+its formula, and bad config values are one line."""
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from conftest import tiny_config
-from medaug_jax import config_lib, data, quality, run
+from medaug_jax import config_lib, data, interrupt, quality, run
+from medaug_jax.checkpoint import Checkpoints
 from medaug_jax.errors import MedaugError
 from medaug_jax.generators import diffusion, phase
 from medaug_jax.quality import label_agreement
@@ -66,6 +68,29 @@ def test_sampling_is_deterministic_from_its_key(trained):
   a = obj.sample(result.state, jax.random.key(3), want, None, None)
   np.testing.assert_array_equal(a, obj.sample(result.state, jax.random.key(3), want, None, None))
   assert np.abs(a - obj.sample(result.state, jax.random.key(4), want, None, None)).max() > 0.1
+
+
+def test_stopped_run_resumes_to_the_same_samples(trained, tmp_path, monkeypatch):
+  """SIGTERM at a step boundary of epoch 9 (7 steps an epoch), then the same
+  training resumed: the EMA weights, and so the samples, are those of the
+  uninterrupted run of the fixture."""
+  obj, _, _, ref = trained
+  calls = {'n': 0}
+
+  def requested():
+    calls['n'] += 1
+    return 'SIGTERM' if calls['n'] == 60 else None
+
+  monkeypatch.setattr(interrupt, 'requested', requested)
+  with pytest.raises(interrupt.Interrupted):
+    _train('diffusion', epochs=15, checkpoints=Checkpoints(str(tmp_path / 'ck')), **TINY)
+  monkeypatch.setattr(interrupt, 'requested', lambda: None)
+  _, _, resumed = _train('diffusion', epochs=15, checkpoints=Checkpoints(str(tmp_path / 'ck')),
+                         **TINY)
+  assert [r['loss'] for r in resumed.history] == [r['loss'] for r in ref.history]
+  want = phase.requested_labels(2, 8)
+  np.testing.assert_array_equal(obj.sample(resumed.state, jax.random.key(3), want, None, None),
+                                obj.sample(ref.state, jax.random.key(3), want, None, None))
 
 
 def test_scan_and_python_loops_agree(trained):
