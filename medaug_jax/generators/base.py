@@ -8,6 +8,7 @@ and what the generator phase samples from:
   sample(state, rng, labels, real_images, real_labels) -> float images in [0, 1]
 Images arrive as stored (uint8 NHWC); `mask` marks the real rows of a batch.
 """
+import functools
 from typing import Callable, Sequence
 
 import flax.linen as nn
@@ -16,7 +17,12 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from medaug_jax.ops import conv_cpu
 from medaug_jax.trainer import TrainState, masked_mean, optimizer_update
+
+# The convolutions of the convolutional generators: the ResNet's own, made
+# fast on XLA:CPU (im2col matmuls, kernel gradient as dots); XLA's elsewhere.
+Conv = functools.partial(nn.Conv, conv_general_dilated=conv_cpu.conv_general_dilated)
 
 
 class MLP(nn.Module):

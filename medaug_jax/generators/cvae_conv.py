@@ -8,7 +8,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from medaug_jax.generators.base import ConditionalVAE, upsample
+from medaug_jax.generators.base import ConditionalVAE, Conv, upsample
 
 
 class ConvCVAE(nn.Module):
@@ -17,12 +17,12 @@ class ConvCVAE(nn.Module):
   channels: int
 
   def setup(self):
-    self.enc = [nn.Conv(self.width, (4, 4), strides=(2, 2), padding=1),
-                nn.Conv(2 * self.width, (4, 4), strides=(2, 2), padding=1)]
+    self.enc = [Conv(self.width, (4, 4), strides=(2, 2), padding=1),
+                Conv(2 * self.width, (4, 4), strides=(2, 2), padding=1)]
     self.to_latent = nn.Dense(2 * self.latent)
     self.from_latent = nn.Dense(7 * 7 * 2 * self.width)
-    self.dec = [nn.Conv(self.width, (3, 3), padding=1),
-                nn.Conv(self.channels, (3, 3), padding=1)]
+    self.dec = [Conv(self.width, (3, 3), padding=1),
+                Conv(self.channels, (3, 3), padding=1)]
 
   def __call__(self, x, c, rng):
     h = x

@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import optax
 
 from medaug_jax.errors import MedaugError
-from medaug_jax.generators.base import TwoPlayer, condition, ranked_above, upsample
+from medaug_jax.generators.base import Conv, TwoPlayer, condition, ranked_above, upsample
 from medaug_jax.ops import diffaugment
 from medaug_jax.trainer import masked_mean
 
@@ -45,9 +45,9 @@ class Generator(nn.Module):
     h = nn.Dense(7 * 7 * 4 * self.width)(jnp.concatenate([z, c], -1))
     h = nn.relu(_norm(4 * self.width)(h.reshape(-1, 7, 7, 4 * self.width)))
     for mult in (2, 1):  # 7 -> 14 -> 28
-      h = nn.Conv(mult * self.width, (3, 3), padding=1)(upsample(h))
+      h = Conv(mult * self.width, (3, 3), padding=1)(upsample(h))
       h = nn.relu(_norm(mult * self.width)(h))
-    return (jnp.tanh(nn.Conv(self.channels, (3, 3), padding=1)(h)) + 1.0) / 2.0
+    return (jnp.tanh(Conv(self.channels, (3, 3), padding=1)(h)) + 1.0) / 2.0
 
 
 class Discriminator(nn.Module):
@@ -65,9 +65,9 @@ class Discriminator(nn.Module):
       return lambda h: nn.SpectralNorm(module)(h, update_stats=update_stats)
 
     act = lambda h: nn.leaky_relu(h, 0.2)
-    h = act(layer(nn.Conv(self.width, (3, 3), padding=1))(x))
-    h = act(layer(nn.Conv(2 * self.width, (4, 4), strides=(2, 2), padding=1))(h))
-    h = act(layer(nn.Conv(4 * self.width, (4, 4), strides=(2, 2), padding=1))(h))
+    h = act(layer(Conv(self.width, (3, 3), padding=1))(x))
+    h = act(layer(Conv(2 * self.width, (4, 4), strides=(2, 2), padding=1))(h))
+    h = act(layer(Conv(4 * self.width, (4, 4), strides=(2, 2), padding=1))(h))
     h = jnp.sum(h, axis=(1, 2))
     score = layer(nn.Dense(1))(h)[:, 0]
     score = score + jnp.sum(layer(nn.Dense(4 * self.width, use_bias=False))(c) * h, -1)

@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from medaug_jax.errors import MedaugError
-from medaug_jax.generators.base import OneNetwork
+from medaug_jax.generators.base import Conv, OneNetwork
 
 SOLVERS = ('heun', 'euler')
 LOOPS = ('auto', 'scan', 'python')
@@ -58,12 +58,12 @@ class ResBlock(nn.Module):
 
   @nn.compact
   def __call__(self, x, emb):
-    h = nn.Conv(self.features, (3, 3))(nn.swish(nn.GroupNorm(self.groups)(x)))
+    h = Conv(self.features, (3, 3))(nn.swish(nn.GroupNorm(self.groups)(x)))
     h = h + nn.Dense(self.features)(nn.swish(emb))[:, None, None, :]
     h = nn.swish(nn.GroupNorm(self.groups)(h))
-    h = nn.Conv(self.features, (3, 3), kernel_init=nn.initializers.zeros)(h)
+    h = Conv(self.features, (3, 3), kernel_init=nn.initializers.zeros)(h)
     if x.shape[-1] != self.features:
-      x = nn.Conv(self.features, (1, 1))(x)
+      x = Conv(self.features, (1, 1))(x)
     return x + h
 
 
@@ -98,13 +98,13 @@ class UNet(nn.Module):
     block = functools.partial(ResBlock, groups=self.groups)
     attend = lambda h: Attention(self.groups)(h) if self.attention and h.shape[1] <= 7 else h
     levels = len(self.channel_mult)
-    h, skips = nn.Conv(self.width, (3, 3))(x), []
+    h, skips = Conv(self.width, (3, 3))(x), []
     for i, mult in enumerate(self.channel_mult):
       for _ in range(self.num_blocks):
         h = attend(block(self.width * mult)(h, emb))
       skips.append(h)
       if i + 1 < levels:
-        h = nn.Conv(h.shape[-1], (3, 3), strides=(2, 2))(h)
+        h = Conv(h.shape[-1], (3, 3), strides=(2, 2))(h)
     mid = self.width * self.channel_mult[-1]
     h = block(mid)(attend(block(mid)(h, emb)), emb)
     for i in reversed(range(levels)):
@@ -114,9 +114,9 @@ class UNet(nn.Module):
       if i:
         b, hgt, wid, ch = h.shape
         h = jax.image.resize(h, (b, 2 * hgt, 2 * wid, ch), 'nearest')
-        h = nn.Conv(ch, (3, 3))(h)
+        h = Conv(ch, (3, 3))(h)
     h = nn.swish(nn.GroupNorm(self.groups)(h))
-    return nn.Conv(self.channels, (3, 3), kernel_init=nn.initializers.zeros)(h)
+    return Conv(self.channels, (3, 3), kernel_init=nn.initializers.zeros)(h)
 
 
 def _whole(cfg, key, low=1):
