@@ -6,9 +6,9 @@
 For each distinct 3x3 conv of the ResNet-18 at width 64 it times, interleaved
 after a warm-up, the forward and forward+backward (gradients for input and
 kernel) of lax.conv_general_dilated, of our ops.conv_cpu.conv_general_dilated
-(on CPU: im2col matmuls) and of torch's conv2d where torch is installed, and
-prints GFLOP/s (the conv's own FLOPs, 3x for forward+backward) as a Markdown
-table. The evidence behind the choices in ops/conv_cpu.py (BENCHMARKS.md).
+(on CPU: the implementation it picks for the layer), of its Winograd convolution alone
+(stride-1 layers) and of torch's conv2d where torch is installed, and prints
+GFLOP/s (the conv's own FLOPs, 3x for forward+backward) as a Markdown table. The evidence behind the choices in ops/conv_cpu.py (BENCHMARKS.md).
 """
 import functools
 import os
@@ -68,6 +68,8 @@ def run(batch=128, repeats=5, use_torch=True, layers=LAYERS):
     on_device = (jax.device_put(x), jax.device_put(w))
     impls = {'lax': (_jax_fns(lax.conv_general_dilated, s), on_device),
              'ours': (_jax_fns(conv_cpu.conv_general_dilated, s), on_device)}
+    if s == 1:
+      impls['winograd'] = (_jax_fns(lambda x, w, *_, **__: conv_cpu.winograd_conv3x3(x, w), s), on_device)
     if use_torch:
       import torch  # pylint: disable=g-import-not-at-top
       tx = torch.from_numpy(x.transpose(0, 3, 1, 2).copy()).requires_grad_()
@@ -91,10 +93,10 @@ def run(batch=128, repeats=5, use_torch=True, layers=LAYERS):
 
 
 def markdown(rows):
-  cols = [c for c in rows[0] if c not in ('layer', 'gflop_fwd')]
-  out = ['| layer | ' + ' | '.join(c.replace('grad', 'fwd+bwd') for c in cols) + ' |',
+  cols = list(dict.fromkeys(c for r in rows for c in r if c not in ('layer', 'gflop_fwd')))
+  out = ['| layer | ' + ' | '.join(c.replace(' grad', ' fwd+bwd') for c in cols) + ' |',
          '|---' * (len(cols) + 1) + '|']
-  out += ['| ' + r['layer'] + ' | ' + ' | '.join(f'{r[c]:.0f}' for c in cols) + ' |' for r in rows]
+  out += ['| ' + r['layer'] + ' | ' + ' | '.join(f'{r[c]:.0f}' if c in r else '-' for c in cols) + ' |' for r in rows]
   return '\n'.join(out)
 
 

@@ -1,0 +1,41 @@
+"""Winograd F(2x2, 3x3) against lax: values and both gradients, every ResNet map size."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from medaug_jax.ops import conv_cpu
+
+
+def _lax_conv(x, w):
+  return jax.lax.conv_general_dilated(x, w, (1, 1), ((1, 1), (1, 1)),
+                                      dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
+
+
+def _max_rel_err(a, b):
+  return float(jnp.max(jnp.abs(a - b)) / jnp.max(jnp.abs(b)))
+
+
+# The ResNet-18's stride-1 maps and widths, and odd maps (a partial last tile).
+@pytest.mark.parametrize('size,cin,cout', [(28, 64, 64), (14, 128, 128), (7, 256, 256),
+                                           (4, 512, 512), (5, 16, 8), (1, 16, 8)])
+def test_values_and_gradients_match_lax(size, cin, cout):
+  kx, kw, kd = jax.random.split(jax.random.key(0), 3)
+  x = jax.random.normal(kx, (2, size, size, cin))
+  w = jax.random.normal(kw, (3, 3, cin, cout)) / (3 * cin ** .5)
+  d = jax.random.normal(kd, (2, size, size, cout))
+
+  def loss(conv):
+    return jax.jit(jax.value_and_grad(lambda x, w: jnp.sum(conv(x, w) * d), (0, 1)))(x, w)
+
+  (_, (dx, dw)), (_, (rdx, rdw)) = loss(conv_cpu.winograd_conv3x3), loss(_lax_conv)
+  errs = [_max_rel_err(conv_cpu.winograd_conv3x3(x, w), _lax_conv(x, w)),
+          _max_rel_err(dx, rdx), _max_rel_err(dw, rdw)]
+  assert max(errs) < 1e-4, errs
+
+
+def test_cpu_conv_picks_winograd_only_for_3x3_stride_1_same():
+  assert conv_cpu._winograd_wins((3, 3, 64, 64), (1, 1), ((1, 1), (1, 1)))
+  assert not conv_cpu._winograd_wins((3, 3, 64, 128), (2, 2), ((1, 1), (1, 1)))
+  assert not conv_cpu._winograd_wins((1, 1, 64, 128), (1, 1), ((0, 0), (0, 0)))
+  assert not conv_cpu._winograd_wins((3, 3, 64, 64), (1, 1), ((0, 0), (0, 0)))
