@@ -178,8 +178,8 @@ def _winograd_wins(w_shape, strides, pads):
   """Whether the CPU conv runs as Winograd F(2x2, 3x3) rather than im2col.
 
   Every 3x3 stride-1 'SAME' conv of the ResNet (28x28 to 4x4 maps, 64 to 512
-  channels) ran 1.3-2.5x faster forward and 1.2-1.7x forward+backward that
-  way (BENCHMARKS.md): 2.25x fewer matmul FLOPs, and 4x the activation in
+  channels) ran 1.6-2.3x faster forward and 1.3-1.8x forward+backward that
+  way (BENCHMARKS.md, "Winograd"): 2.25x fewer matmul FLOPs, and 4x the activation in
   transformed tiles instead of 9x in patches.
   """
   return (tuple(w_shape[:2]) == (3, 3) and strides == (1, 1)
