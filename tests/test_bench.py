@@ -305,9 +305,12 @@ def test_layer_benchmark_runs_and_formats():
   assert [r['layer'] for r in rows] == ['8x8 16->16 s1', '8x8 16->32 s2']
   for r in rows:
     assert all(r[f'{n} {k}'] > 0 for n in ('lax', 'ours') for k in ('fwd', 'grad'))
+  # Winograd is timed where it applies: stride 1 only.
+  assert rows[0]['winograd fwd'] > 0 and 'winograd fwd' not in rows[1]
   md = layers.markdown(rows)
-  assert md.splitlines()[0] == '| layer | lax fwd | lax fwd+bwd | ours fwd | ours fwd+bwd |'
-  assert len(md.splitlines()) == 4
+  assert md.splitlines()[0] == ('| layer | lax fwd | lax fwd+bwd | ours fwd | ours fwd+bwd | '
+                                'winograd fwd | winograd fwd+bwd |')
+  assert len(md.splitlines()) == 4 and md.splitlines()[3].endswith('| - | - |')
 
 
 @needs_torch
