@@ -27,7 +27,7 @@ baseline: install
 	$(PY) -m medaug_jax.main --config=configs/none.py --workdir=runs/breastmnist-none
 
 test: install
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=15
 
 bench: install
 	$(PY) -m medaug_jax.bench --out=runs/bench
