@@ -115,7 +115,10 @@ def classifier_phase(config, datasets, train_splits, seed_keys, group_dir, mesh,
   pick = (lambda xs: np.stack(xs)) if num_seeds else (lambda xs: xs[0])
   images = replicate(jnp.asarray(pick([s.images for s in train_splits])), mesh)
   labels = replicate(jnp.asarray(pick([s.labels for s in train_splits])), mesh)
-  states = [obj.init(rngs.stream(k, rngs.CLASSIFIER_INIT), s.images[:1], s.labels[:1])
+  # Jitted: run op by op, a ResNet-18's init compiled ~150 small programs
+  # (20 s on a 2-core CPU, most of a GPU cell's first-seed start-up).
+  init = jax.jit(obj.init)
+  states = [init(rngs.stream(k, rngs.CLASSIFIER_INIT), s.images[:1], s.labels[:1])
             for k, s in zip(seed_keys, train_splits)]
   state = replicate(stack_trees(states) if num_seeds else states[0], mesh)
   ev = classifier.Evaluator(obj, mesh, cfg.eval_batch_size, num_seeds)

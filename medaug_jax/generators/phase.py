@@ -71,8 +71,9 @@ def generator_phase(config, datasets, seed_keys, group_dir, mesh, log, num_seeds
   pick = (lambda xs: jnp.stack(xs)) if num_seeds else (lambda xs: xs[0])
   images = replicate(pick([jnp.asarray(d.train.images) for d in datasets]), mesh)
   labels = replicate(pick([jnp.asarray(d.train.labels) for d in datasets]), mesh)
-  states = [obj.init(rngs.stream(k, rngs.GENERATOR_INIT), d.train.images[:1],
-                     d.train.labels[:1]) for k, d in zip(seed_keys, datasets)]
+  init = jax.jit(obj.init)  # one compile, not one per op (see run.classifier_phase)
+  states = [init(rngs.stream(k, rngs.GENERATOR_INIT), d.train.images[:1],
+                 d.train.labels[:1]) for k, d in zip(seed_keys, datasets)]
   state = replicate(stack_trees(states) if num_seeds else states[0], mesh)
   ckpt = Checkpoints(os.path.join(group_dir, 'checkpoints', 'generator'))
   t0 = time.perf_counter()

@@ -59,7 +59,7 @@ class Reference:
     recipe = _recipe(self.cfg)
     obj = classifier.Classifier(recipe, full.num_classes, full.multi_label,
                                 -(-len(full.train) // recipe.batch_size))
-    like = obj.init(jax.random.key(0), full.train.images[:1], full.train.labels[:1])
+    like = jax.jit(obj.init)(jax.random.key(0), full.train.images[:1], full.train.labels[:1])
     ckpt = Checkpoints(folder, max_to_keep=1)
     try:
       restored = ckpt.restore(like)
