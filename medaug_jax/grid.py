@@ -125,6 +125,44 @@ def _seed_config(config, seed):
   return c
 
 
+def _seeds_todo(grid, workdir, dataset, method):
+  """The cell's seeds without results of this same config."""
+  config = cell_config(grid, dataset, method)
+  cdir = cell_dir(workdir, dataset, method)
+  return [s for s in seeds_of(grid)
+          if workdir_lib.finished(_seed_config(config, s), seed_dir(cdir, s)) is None]
+
+
+def prepare_references(grid, workdir, log=print):
+  """Trains (or reads from the cache) the quality reference network of each
+  dataset whose generators are still to train, before any cell runs.
+
+  Under the reference's lock, so workers started together train each one
+  once, while the device is still free: on a GPU kept busy by other workers'
+  generators, this network's first compile stalled for minutes. A failure is
+  only logged; the cell that needs the network then fails with its error.
+  """
+  from medaug_jax import quality  # pylint: disable=g-import-not-at-top
+  seen = set()
+  for dataset, method in cells(grid):
+    if not generators.of_method(method):
+      continue
+    config = cell_config(grid, dataset, method)
+    key = (dataset, config.get('data_root'), config.quality.reference.to_json_best_effort())
+    cdir = cell_dir(workdir, dataset, method)
+    if key in seen or not any(
+        generated_elsewhere(grid, workdir, dataset, method, s) is None
+        and not os.path.exists(os.path.join(seed_dir(cdir, s), phase.INFO))
+        for s in _seeds_todo(grid, workdir, dataset, method)):
+      continue
+    seen.add(key)
+    try:
+      if quality.uses_reference(quality.names_of(config.quality)):
+        quality.reference(dataset, config)
+    except Exception as e:  # pylint: disable=broad-except
+      log(f'[grid] {dataset}: no quality reference network yet ({_one_line(e)})')
+
+
 def split_metrics(group_log, seeds, workdirs):
   """Copies each seed's lines out of a vmapped group's metrics.jsonl (values
   with a leading seed axis) into its own workdir/metrics.jsonl."""
@@ -191,7 +229,8 @@ def generated_elsewhere(grid, workdir, dataset, method, seed):
 def _waits_for_sibling(grid, workdir, dataset, method):
   """True when an earlier sibling cell, held by another worker, will make
   generators this cell still lacks: better to take other cells first."""
-  earlier = methods_of(grid)[:methods_of(grid).index(method)]
+  methods = methods_of(grid)
+  earlier = methods[:methods.index(method)]
   held = [m for m in siblings(grid, dataset, method)
           if m in earlier and workdir_lib.in_use(cell_dir(workdir, dataset, m))]
   return bool(held) and any(generated_elsewhere(grid, workdir, dataset, method, s) is None
@@ -213,16 +252,14 @@ def run_cell(grid, workdir, dataset, method, overwrite=False, log=print):
   workdirs = [seed_dir(cdir, s) for s in seeds]
   failed_path = os.path.join(cdir, 'failed.json')
   t0 = time.perf_counter()
-  done = [workdir_lib.finished(_seed_config(config, s), w) is not None
-          for s, w in zip(seeds, workdirs)]
   status = {'dataset': dataset, 'method': method, 'seeds': seeds}
-  if all(done):
+  todo = [(s, seed_dir(cdir, s)) for s in _seeds_todo(grid, workdir, dataset, method)]
+  if not todo:
     status.update(state='skipped', wall_s=0.0)
     if os.path.exists(failed_path):
       os.remove(failed_path)
     return status
   errors = {}
-  todo = [(s, w) for s, w, d in zip(seeds, workdirs, done) if not d]
   sources = {s: generated_elsewhere(grid, workdir, dataset, method, s) for s, _ in todo}
   mode = run_lib.seed_mode(config) if len(todo) > 1 else 'false'
   if mode == 'generator' and not generators.of_method(method):
@@ -340,6 +377,7 @@ def run_grid(grid, workdir, overwrite=False, log=print):
   os.makedirs(workdir, exist_ok=True)
   write_json(os.path.join(workdir, 'grid.json'), grid_summary(grid, workdir))
   t0 = time.perf_counter()
+  prepare_references(grid, workdir, log)
   todo = cells(grid)
   statuses = {}
   pending = list(enumerate(todo))

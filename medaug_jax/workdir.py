@@ -108,9 +108,10 @@ class Busy(MedaugError):
 
 
 @contextlib.contextmanager
-def locked(folder):
+def locked(folder, wait=False):
   """Holds `folder`'s lock for the block; Busy (one line naming the holder)
-  when another process has it. Refuses a folder it cannot write in."""
+  when another process has it, or with `wait`, blocks until it is released.
+  Refuses a folder it cannot write in."""
   _refuse_file(folder)
   path = os.path.join(folder, LOCK)
   try:
@@ -123,8 +124,11 @@ def locked(folder):
     try:
       fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-      raise Busy(f'{folder} is in use by {_holder(fd)}; wait for it to finish, or stop it '
-                 'first (a process that has died holds no lock).') from None
+      if not wait:
+        raise Busy(f'{folder} is in use by {_holder(fd)}; wait for it to finish, or stop '
+                   'it first (a process that has died holds no lock).') from None
+      print(f'[lock] waiting for {_holder(fd)} to release {folder}', flush=True)
+      fcntl.flock(fd, fcntl.LOCK_EX)
     except OSError as e:
       if e.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS):
         raise

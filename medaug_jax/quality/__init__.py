@@ -45,12 +45,7 @@ class Context:
 
   @functools.cached_property
   def reference(self):
-    from medaug_jax.quality import _reference  # pylint: disable=g-import-not-at-top
-    cfg = self.config.quality.reference
-    key = (self.dataset.name, self.config.get('data_root') or '', cfg.to_json_best_effort())
-    if key not in _REFERENCES:
-      _REFERENCES[key] = _reference.Reference(self.dataset.name, key[1] or None, cfg)
-    return _REFERENCES[key]
+    return reference(self.dataset.name, self.config)
 
   @functools.cached_property
   def real_features(self):
@@ -73,6 +68,24 @@ def _per_class(module, ctx):
     else:
       out[str(c)] = module.measure(real, fake)
   return out
+
+
+def reference(dataset_name, config):
+  """The reference network of a run config's dataset, trained or read from
+  the cache once per process."""
+  from medaug_jax.quality import _reference  # pylint: disable=g-import-not-at-top
+  cfg = config.quality.reference
+  key = (dataset_name, config.get('data_root') or '', cfg.to_json_best_effort())
+  if key not in _REFERENCES:
+    _REFERENCES[key] = _reference.Reference(dataset_name, key[1] or None, cfg)
+  return _REFERENCES[key]
+
+
+def uses_reference(names):
+  """Whether any of these measures embeds images with the reference network."""
+  check(names)
+  modules = [importlib.import_module(f'{__name__}.{n}') for n in names]
+  return any(hasattr(m, 'measure') or getattr(m, 'USES_REFERENCE', False) for m in modules)
 
 
 def names_of(cfg):

@@ -17,7 +17,7 @@ import os
 import jax
 import numpy as np
 
-from medaug_jax import classifier, config_lib, data
+from medaug_jax import classifier, config_lib, data, workdir
 from medaug_jax.checkpoint import Checkpoints
 from medaug_jax.errors import MedaugError
 from medaug_jax.files import write_json
@@ -60,6 +60,12 @@ class Reference:
     obj = classifier.Classifier(recipe, full.num_classes, full.multi_label,
                                 -(-len(full.train) // recipe.batch_size))
     like = jax.jit(obj.init)(jax.random.key(0), full.train.images[:1], full.train.labels[:1])
+    # Concurrent grid workers would each train the same network: the first
+    # trains it, the others wait and read it back.
+    with workdir.locked(folder, wait=True):
+      return self._load_or_train_locked(recipe, obj, like, full, folder)
+
+  def _load_or_train_locked(self, recipe, obj, like, full, folder):
     ckpt = Checkpoints(folder, max_to_keep=1)
     try:
       restored = ckpt.restore(like)

@@ -15,6 +15,7 @@ import numpy as np
 from medaug_jax.quality.prdc import distances
 
 MIN_IMAGES = 2
+USES_REFERENCE = True  # nearest neighbours in its feature space
 PERCENTILE = 5
 SHOWN = 8
 
