@@ -54,15 +54,15 @@ def rates_of(bench_files, overrides=()):
 
 
 def sizes(config):
-  """(train, val, test) of a run's dataset under its subset rule, from
-  medmnist's INFO (no data file needed)."""
+  """(train, val, test, classes) of a run's dataset under its subset rule,
+  from medmnist's INFO (no data file needed)."""
   import medmnist.info  # pylint: disable=g-import-not-at-top
   info = medmnist.info.INFO[config.dataset]
-  n = info['n_samples']
+  n, classes = info['n_samples'], len(info['label'])
   if not config.data.subset or config.dataset in data.KEEP_OFFICIAL_SPLITS:
-    return n['train'], n['val'], n['test']
-  train = config.data.train_per_class * len(info['label'])
-  return train, math.ceil(train / config.data.val_ratio), n['test']
+    return n['train'], n['val'], n['test'], classes
+  train = config.data.train_per_class * classes
+  return train, math.ceil(train / config.data.val_ratio), n['test'], classes
 
 
 def epoch_seconds(n_train, n_eval, rates, overhead):
@@ -93,14 +93,12 @@ def project(grid, rates, overhead):
   rows = []
   for dataset, method in grid_lib.cells(grid):
     config = grid_lib.cell_config(grid, dataset, method)
-    n_train, n_val, n_test = sizes(config)
+    n_train, n_val, n_test, num_classes = sizes(config)
     name = generators.of_method(method)
     generated, gen_s = 0, 0.0
     if name:
       if name not in rates:
         raise app.UsageError(f'no rate for generator {name!r}: add it with --rates or --bench')
-      import medmnist.info  # pylint: disable=g-import-not-at-top
-      num_classes = len(medmnist.info.INFO[dataset]['label'])
       generated = num_classes * phase.per_class(config.generator, n_train, num_classes)
       gen_s = config.generator.epochs * n_train / rates[name]
     cls_s = config.classifier.epochs * epoch_seconds(n_train + generated, n_val + n_test,
