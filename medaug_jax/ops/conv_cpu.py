@@ -96,6 +96,15 @@ def _conv_as_matmul(x, w, strides, pads):
 _BT = ((1, 0, -1, 0), (0, 1, 1, 0), (0, -1, 1, 0), (0, 1, 0, -1))
 _G = ((1, 0, 0), (.5, .5, .5), (.5, -.5, .5), (0, 0, 1))
 _AT = ((1, 1, 1, 0), (0, 1, -1, -1))
+_F2 = (_BT, _G, _AT)
+# Winograd F(4x4, 3x3) (Lavin & Gray 2016), interpolation points 0, +-1, +-2
+# and infinity: 6x6 input tiles, 36 products per 4x4 output tile.
+_F4 = (((4, 0, -5, 0, 1, 0), (0, -4, -4, 1, 1, 0), (0, 4, -4, -1, 1, 0),
+        (0, -2, -1, 2, 1, 0), (0, 2, -1, -2, 1, 0), (0, 4, 0, -5, 0, 1)),
+       ((1 / 4, 0, 0), (-1 / 6, -1 / 6, -1 / 6), (-1 / 6, 1 / 6, -1 / 6),
+        (1 / 24, 1 / 12, 1 / 6), (1 / 24, -1 / 12, 1 / 6), (0, 0, 1)),
+       ((1, 1, 1, 1, 1, 0), (0, 1, -1, 2, -2, 0), (0, 1, 1, 4, 4, 0),
+        (0, 1, -1, 8, -8, 1)))
 
 
 def _combine(coeffs, terms):
@@ -112,44 +121,51 @@ def _transform(matrix, views):
   return [_combine(row, views) for row in matrix]
 
 
-def _tiles(hw):
-  return -(-hw[0] // 2), -(-hw[1] // 2)
+def _tiles(hw, m=2):
+  return -(-hw[0] // m), -(-hw[1] // m)
 
 
-def _input_tiles(x):
-  """B^T d B of every 4x4 tile (stride 2) of x padded by 1: 16 [N*th*tw, C].
+def _input_tiles(x, f=_F2):
+  """B^T d B of every a x a tile (stride m) of x padded by 1: a*a [N*th*tw, C].
 
-  Tile (i, j) starts at padded pixel (2i, 2j), so row k of every tile is the
-  strided view xp[2i + k]: the transforms run on whole views, never on
-  gathered tiles. Kept as 16 arrays, not stacked: XLA:CPU writes each in its
-  own fusion, and stacking them for one batched dot costs a further copy of
-  4x the activation.
+  (a, m) is (4, 2) for F(2x2, 3x3) and (6, 4) for F(4x4, 3x3). Tile (i, j)
+  starts at padded pixel (m*i, m*j), so row k of every tile is the strided
+  view xp[m*i + k]: the transforms run on whole views, never on gathered
+  tiles. Kept as a*a arrays, not stacked: XLA:CPU writes each in its own
+  fusion, and stacking them for one batched dot costs a further copy of
+  (a/m)^2 times the activation.
   """
+  bt, _, at = f
+  a, m = len(bt), len(at)
   n, h, w, c = x.shape
-  th, tw = _tiles((h, w))
-  # Odd maps: zero rows/columns make whole last tiles, cropped by _output.
-  xp = jnp.pad(x, ((0, 0), (1, 2 * th - h + 1), (1, 2 * tw - w + 1), (0, 0)))
-  rows = _transform(_BT, [xp[:, k:k + 2 * th - 1:2] for k in range(4)])
+  th, tw = _tiles((h, w), m)
+  # Maps that are not a multiple of m: zero rows/columns make whole last
+  # tiles, cropped by _output.
+  xp = jnp.pad(x, ((0, 0), (1, m * th - h + 1), (1, m * tw - w + 1), (0, 0)))
+  rows = _transform(bt, [xp[:, k:k + m * (th - 1) + 1:m] for k in range(a)])
   return [v.reshape(-1, c) for r in rows
-          for v in _transform(_BT, [r[:, :, k:k + 2 * tw - 1:2] for k in range(4)])]
+          for v in _transform(bt, [r[:, :, k:k + m * (tw - 1) + 1:m] for k in range(a)])]
 
 
-def _filter(w):
-  """G g G^T of the HWIO kernel: 16 [Cin, Cout]."""
-  rows = _transform(_G, [w[k] for k in range(3)])
-  return [v for r in rows for v in _transform(_G, [r[k] for k in range(3)])]
+def _filter(w, f=_F2):
+  """G g G^T of the HWIO kernel: a*a [Cin, Cout]."""
+  g = f[1]
+  rows = _transform(g, [w[k] for k in range(3)])
+  return [v for r in rows for v in _transform(g, [r[k] for k in range(3)])]
 
 
-def _output(ms, shape):
-  """A^T m A of the 16 [N*th*tw, Cout] products, tiles interleaved: NHWC."""
+def _output(ms, shape, f=_F2):
+  """A^T m A of the a*a [N*th*tw, Cout] products, tiles interleaved: NHWC."""
+  _, _, at = f
+  a, m = len(at[0]), len(at)
   n, h, w = shape
-  th, tw = _tiles((h, w))
-  ms = [m.reshape(n, th, tw, -1) for m in ms]
-  rows = [_transform(_AT, [ms[4 * k + l] for k in range(4)]) for l in range(4)]
-  quads = [_transform(_AT, [rows[l][a] for l in range(4)]) for a in range(2)]
-  # quads[a][b][:, i, j] is output pixel (2i + a, 2j + b).
+  th, tw = _tiles((h, w), m)
+  ms = [p.reshape(n, th, tw, -1) for p in ms]
+  rows = [_transform(at, [ms[a * k + l] for k in range(a)]) for l in range(a)]
+  quads = [_transform(at, [rows[l][r] for l in range(a)]) for r in range(m)]
+  # quads[r][c][:, i, j] is output pixel (m*i + r, m*j + c).
   y = jnp.stack([jnp.stack(q, axis=3) for q in quads], axis=2)
-  return y.reshape(n, 2 * th, 2 * tw, -1)[:, :h, :w]
+  return y.reshape(n, m * th, m * tw, -1)[:, :h, :w]
 
 
 def _matmuls(vs, us):
@@ -172,6 +188,19 @@ def winograd_conv3x3(x, w):
   """
   vs = _input_tiles(x)
   return _output(_matmuls(vs, _filter(w)), x.shape[:3]).astype(x.dtype)
+
+
+def winograd_f4_conv3x3(x, w):
+  """The same conv as Winograd F(4x4, 3x3): 6x6 input tiles, 36 matmuls.
+
+  36 multiplies per 16 outputs instead of 144 (4x fewer than im2col, against
+  F(2x2)'s 2.25x), and a transformed input of 2.25x the activation; the
+  transforms have more terms, and F(4x4)'s larger coefficients (up to 8 in
+  A^T, 1/24 in G) cost float32 accuracy (tests/test_winograd_f4.py).
+  Autodiff gives the backward pass.
+  """
+  vs = _input_tiles(x, _F4)
+  return _output(_matmuls(vs, _filter(w, _F4)), x.shape[:3], _F4).astype(x.dtype)
 
 
 def _winograd_wins(w_shape, strides, pads):
