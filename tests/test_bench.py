@@ -304,13 +304,19 @@ def test_layer_benchmark_runs_and_formats():
                     layers=((8, 16, 16, 1), (8, 16, 32, 2)))
   assert [r['layer'] for r in rows] == ['8x8 16->16 s1', '8x8 16->32 s2']
   for r in rows:
-    assert all(r[f'{n} {k}'] > 0 for n in ('lax', 'ours') for k in ('fwd', 'grad'))
-  # Winograd is timed where it applies: stride 1 only.
-  assert rows[0]['winograd fwd'] > 0 and 'winograd fwd' not in rows[1]
+    assert all(r[f'{n} {k}'] > 0 for n in ('lax', 'ours', 'im2col') for k in ('fwd', 'grad'))
+  # Winograd F(2x2) and F(4x4) are timed where they apply: stride 1 only.
+  for n in ('winograd', 'winograd_f4'):
+    assert rows[0][f'{n} grad'] > 0 and f'{n} fwd' not in rows[1]
   md = layers.markdown(rows)
   assert md.splitlines()[0] == ('| layer | lax fwd | lax fwd+bwd | ours fwd | ours fwd+bwd | '
-                                'winograd fwd | winograd fwd+bwd |')
-  assert len(md.splitlines()) == 4 and md.splitlines()[3].endswith('| - | - |')
+                                'im2col fwd | im2col fwd+bwd | winograd fwd | winograd fwd+bwd | '
+                                'winograd_f4 fwd | winograd_f4 fwd+bwd |')
+  assert len(md.splitlines()) == 4 and md.splitlines()[3].endswith('| - | - | - | - |')
+  # --impls picks the columns.
+  rows = layers.run(batch=2, repeats=1, use_torch=False, layers=((4, 16, 16, 1),),
+                    impls=('im2col', 'lax'))
+  assert [c for c in rows[0] if c.endswith(' fwd')] == ['lax fwd', 'im2col fwd']
 
 
 @needs_torch

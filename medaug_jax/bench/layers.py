@@ -2,12 +2,14 @@
 
   python -m medaug_jax.bench.layers                 # batch 128, ResNet-18 (28) layers
   python -m medaug_jax.bench.layers --notorch
+  python -m medaug_jax.bench.layers --impls=im2col,winograd,winograd_f4
 
 For each distinct 3x3 conv of the ResNet-18 at width 64 it times, interleaved
 after a warm-up, the forward and forward+backward (gradients for input and
 kernel) of lax.conv_general_dilated, of our ops.conv_cpu.conv_general_dilated
-(on CPU: the implementation it picks for the layer), of its Winograd convolution alone
-(stride-1 layers) and of torch's conv2d where torch is installed, and prints
+(on CPU: the implementation it picks for the layer), of its im2col matmul, Winograd
+F(2x2, 3x3) and F(4x4, 3x3) convolutions alone (the last two on stride-1 layers)
+and of torch's conv2d where torch is installed, and prints
 GFLOP/s (the conv's own FLOPs, 3x for forward+backward) as a Markdown table. The evidence behind the choices in ops/conv_cpu.py (BENCHMARKS.md).
 """
 import functools
@@ -55,7 +57,15 @@ def _torch_fns(stride):
   return fwd, grad
 
 
-def run(batch=128, repeats=5, use_torch=True, layers=LAYERS):
+IMPLS = ('lax', 'ours', 'im2col', 'winograd', 'winograd_f4', 'torch')
+
+
+def _only(fn):
+  # The padding and dimension arguments are the ones _jax_fns passes.
+  return lambda x, w, *_, **__: fn(x, w)
+
+
+def run(batch=128, repeats=5, use_torch=True, layers=LAYERS, impls=IMPLS):
   import jax  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
   from jax import lax  # pylint: disable=g-import-not-at-top
@@ -66,18 +76,22 @@ def run(batch=128, repeats=5, use_torch=True, layers=LAYERS):
     x = rs.standard_normal((batch, hw, hw, cin)).astype(np.float32)
     w = (rs.standard_normal((3, 3, cin, cout)) * 0.05).astype(np.float32)
     on_device = (jax.device_put(x), jax.device_put(w))
-    impls = {'lax': (_jax_fns(lax.conv_general_dilated, s), on_device),
-             'ours': (_jax_fns(conv_cpu.conv_general_dilated, s), on_device)}
+    im2col = functools.partial(conv_cpu._conv_as_matmul, strides=(s, s), pads=((1, 1), (1, 1)))  # pylint: disable=protected-access
+    cands = {'lax': (_jax_fns(lax.conv_general_dilated, s), on_device),
+             'ours': (_jax_fns(conv_cpu.conv_general_dilated, s), on_device),
+             'im2col': (_jax_fns(_only(im2col), s), on_device)}
     if s == 1:
-      impls['winograd'] = (_jax_fns(lambda x, w, *_, **__: conv_cpu.winograd_conv3x3(x, w), s), on_device)
-    if use_torch:
+      cands['winograd'] = (_jax_fns(_only(conv_cpu.winograd_conv3x3), s), on_device)
+      cands['winograd_f4'] = (_jax_fns(_only(conv_cpu.winograd_f4_conv3x3), s), on_device)
+    if use_torch and 'torch' in impls:
       import torch  # pylint: disable=g-import-not-at-top
       tx = torch.from_numpy(x.transpose(0, 3, 1, 2).copy()).requires_grad_()
       tw = torch.from_numpy(w.transpose(3, 2, 0, 1).copy()).requires_grad_()
-      impls['torch'] = (_torch_fns(s), (tx, tw))
-    times = {(n, k): [] for n in impls for k in ('fwd', 'grad')}
+      cands['torch'] = (_torch_fns(s), (tx, tw))
+    timed = {n: cands[n] for n in IMPLS if n in cands and n in impls}
+    times = {(n, k): [] for n in timed for k in ('fwd', 'grad')}
     for _ in range(repeats + 1):  # the first round warms up (compiles)
-      for n, (fns, a) in impls.items():
+      for n, (fns, a) in timed.items():
         for k, f in zip(('fwd', 'grad'), fns):
           t = time.perf_counter()
           f(*a)
@@ -103,12 +117,14 @@ def markdown(rows):
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+  if set(FLAGS.impls) - set(IMPLS):
+    raise app.UsageError(f'--impls: unknown {sorted(set(FLAGS.impls) - set(IMPLS))}, not in {IMPLS}')
   hostmem.keep_freed_memory()
   use_torch = torch_twins.available() if FLAGS.torch is None else FLAGS.torch
   if use_torch:
     import torch  # pylint: disable=g-import-not-at-top
     torch.set_num_threads(os.cpu_count() or 1)
-  rows = run(FLAGS.batch, FLAGS.repeats, use_torch)
+  rows = run(FLAGS.batch, FLAGS.repeats, use_torch, impls=FLAGS.impls)
   print('\nGFLOP/s (median of repeats):\n' + markdown(rows))
 
 
@@ -118,4 +134,5 @@ if __name__ == '__main__':
   flags.DEFINE_integer('batch', 128, 'Batch size.')
   flags.DEFINE_integer('repeats', 5, 'Timed repeats (after one warm-up round).')
   flags.DEFINE_bool('torch', None, 'torch conv2d columns (default: when torch is importable).')
+  flags.DEFINE_list('impls', list(IMPLS), 'Which implementations to time (columns, in this order).')
   app.run(main)
