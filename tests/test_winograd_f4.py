@@ -15,11 +15,12 @@ def _max_rel_err(a, b):
   return float(jnp.max(jnp.abs(a - b)) / jnp.max(jnp.abs(b)))
 
 
-# The ResNet-18's stride-1 maps and widths (28 is a multiple of the 4x4 output
-# tile; 14 and 7 leave a partial last tile; 4 is one tile), and an odd map
-# (9x9 measured the same; each case compiles for ~15 s on 2 cores).
-@pytest.mark.parametrize('size,cin,cout', [(28, 64, 64), (14, 128, 128), (7, 256, 256),
-                                           (4, 512, 512), (5, 16, 8)])
+# Not used by the ResNet (BENCHMARKS: no faster than F(2x2) on the step, slower
+# to compile), kept for the layer benchmark's column. A map with a partial last
+# tile and one with a whole tile; at the ResNet's own maps and widths (28, 14, 7
+# and 4, up to 512 channels) it measured at most 1.0e-5, but each case compiles
+# for ~15 s on 2 cores.
+@pytest.mark.parametrize('size,cin,cout', [(7, 64, 32), (4, 32, 16)])
 def test_values_and_gradients_match_lax(size, cin, cout):
   kx, kw, kd = jax.random.split(jax.random.key(0), 3)
   x = jax.random.normal(kx, (2, size, size, cin))
