@@ -21,6 +21,13 @@ TINY = ['--config=configs/none.py', '--config.dataset=synthetic',
         '--config.classifier.checkpoint_every=1']
 
 
+def _start(args, env=None):
+  """medaug_jax.main in a fresh process, not waited for (run_main waits)."""
+  return subprocess.Popen([sys.executable, '-m', 'medaug_jax.main', *args], cwd=ROOT,
+                          env=dict(os.environ, **(env or {})), stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True)
+
+
 def _metrics(results):
   return {k: results[k] for k in ('selected', 'best_test', 'last', 'sizes')}
 
@@ -47,8 +54,9 @@ def test_outputs_and_selection(tmp_path):
 
 def test_resume_after_kill_equals_uninterrupted(tmp_path):
   args = TINY + ['--config.classifier.epochs=6']
-  ref = run_main(args + [f'--workdir={tmp_path / "ref"}'])
-  assert ref.returncode == 0, ref.stderr[-2000:]
+  # The uninterrupted run goes on beside the killed one (2 cores: one
+  # process's imports and compiles overlap the other's).
+  ref = _start(args + [f'--workdir={tmp_path / "ref"}'])
   work = tmp_path / 'killed'
   proc = subprocess.Popen([sys.executable, '-m', 'medaug_jax.main', *args, f'--workdir={work}'],
                           cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -64,6 +72,8 @@ def test_resume_after_kill_equals_uninterrupted(tmp_path):
   resumed = run_main(args + [f'--workdir={work}'])
   assert resumed.returncode == 0, resumed.stderr[-2000:]
   assert 'resuming after epoch' in resumed.stdout
+  _, ref_err = ref.communicate(timeout=600)
+  assert ref.returncode == 0, ref_err[-2000:]
   a = json.load(open(tmp_path / 'ref' / 'results.json'))
   b = json.load(open(work / 'results.json'))
   assert _metrics(a) == _metrics(b)
@@ -73,11 +83,13 @@ def test_resume_after_kill_equals_uninterrupted(tmp_path):
 
 def test_one_vs_eight_devices(tmp_path):
   args = TINY + ['--config.classifier.epochs=2']
-  outs = {}
-  for n in (1, 8):
+  outs, procs = {}, {}
+  for n in (1, 8):  # side by side: on 2 cores one compiles while the other imports
     env = {'XLA_FLAGS': f'--xla_force_host_platform_device_count={n}'}
-    r = run_main(args + [f'--workdir={tmp_path / str(n)}'], env=env)
-    assert r.returncode == 0, r.stderr[-2000:]
+    procs[n] = _start(args + [f'--workdir={tmp_path / str(n)}'], env=env)
+  for n, proc in procs.items():
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err[-2000:]
     outs[n] = json.load(open(tmp_path / str(n) / 'results.json'))
     assert outs[n]['env']['device_count'] == n
   log = lambda n: [json.loads(l) for l in open(tmp_path / str(n) / 'metrics.jsonl')]
