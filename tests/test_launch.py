@@ -74,7 +74,7 @@ def test_notebook_runs_a_tiny_grid_on_cpu(tmp_path, monkeypatch, capsys):
     assert os.path.exists(os.path.join(workdir, name)), name
 
 
-@pytest.mark.parametrize('script', ['local.sh', 'tpu_vm.sh'])
+@pytest.mark.parametrize('script', ['local.sh', 'tpu_vm.sh', 'device_grid.sh'])
 def test_scripts_parse(script):
   path = os.path.join(ROOT, 'launch', script)
   assert os.access(path, os.X_OK)

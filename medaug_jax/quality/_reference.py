@@ -42,7 +42,8 @@ class Reference:
 
   def __init__(self, dataset_name, data_root, cfg):
     self.cfg = cfg
-    recipe = {k: v for k, v in cfg.items() if k != 'cache_dir'}
+    # The floor only flags the scores: changing it must not retrain.
+    recipe = {k: v for k, v in cfg.items() if k not in ('cache_dir', 'auc_floor')}
     keyed = json.dumps({'data': data.identity(dataset_name, data_root), 'reference': recipe},
                        sort_keys=True)
     folder = os.path.join(cache_root(cfg), 'reference',
