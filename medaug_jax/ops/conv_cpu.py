@@ -196,8 +196,10 @@ def winograd_f4_conv3x3(x, w):
   36 multiplies per 16 outputs instead of 144 (4x fewer than im2col, against
   F(2x2)'s 2.25x), and a transformed input of 2.25x the activation; the
   transforms have more terms, and F(4x4)'s larger coefficients (up to 8 in
-  A^T, 1/24 in G) cost float32 accuracy (tests/test_winograd_f4.py).
-  Autodiff gives the backward pass.
+  A^T, 1/24 in G) cost float32 accuracy (tests/test_winograd.py).
+  Autodiff gives the backward pass. The ResNet does not use it: no faster
+  than F(2x2) on the train step (BENCHMARKS.md, "Tried and not kept"); the
+  layer benchmark times it.
   """
   vs = _input_tiles(x, _F4)
   return _output(_matmuls(vs, _filter(w, _F4)), x.shape[:3], _F4).astype(x.dtype)
