@@ -13,9 +13,12 @@
 #   .devdata/ the MedMNIST npz files (cp ../shared/data/*.npz .devdata/)
 #   <workdir> to resume a grid: finished runs and generator phases are kept;
 #             checkpoints are too large to carry, so unfinished phases restart.
-# Returned in $OUT: grid.tgz (the workdir without checkpoints: results, per-epoch
-# metrics, generated images, samples, worker logs), gpu_util.csv (every 2 s)
-# and machine.txt. A grid cut by LIMIT stops its workers with SIGTERM at a step
+# Returned in $OUT: grid.tgz (the workdir without checkpoints, generated images
+# and TensorBoard events: results, per-epoch metrics, samples, worker logs),
+# generated.tgz.part-* (the generated.npz files, which a later call needs to
+# skip finished generator phases; cat the parts together, then untar),
+# gpu_util.csv (every 2 s) and machine.txt. The device tool returns files of
+# at most 16 MiB: a 21 MB tarball with the images once came back as nothing. A grid cut by LIMIT stops its workers with SIGTERM at a step
 # boundary; the same command on a still-warm machine resumes from checkpoints.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -38,7 +41,7 @@ export PYTHON=python3 PYTHONUNBUFFERED=1 JAX_COMPILATION_CACHE_DIR=/tmp/jax_cach
 } > "${OUT}/machine.txt" 2>&1
 # MPS runs the workers' kernels side by side instead of time-sliced. A warm
 # machine may still have the daemon of an earlier call running.
-if pgrep -x nvidia-cuda-mps-control >/dev/null || timeout 20 nvidia-cuda-mps-control -d; then
+if pgrep -f nvidia-cuda-mps-control >/dev/null || timeout 20 nvidia-cuda-mps-control -d; then
   echo "MPS: on" >> "${OUT}/machine.txt"
 else
   echo "MPS: off" >> "${OUT}/machine.txt"
@@ -51,5 +54,8 @@ echo "== grid ($(left)s left)"
 WORKERS=${WORKERS:-6} timeout -k 30 -s TERM $(( $(left) - 45 )) \
   launch/local.sh "${CONFIG}" "${WORKDIR}" "$@" > "${OUT}/grid.log" 2>&1
 echo "grid exit $? ($(left)s left)"; tail -3 "${OUT}/grid.log"
-tar czf "${OUT}/grid.tgz" --exclude=checkpoints --exclude='.lock' "${WORKDIR}"
+tar czf "${OUT}/grid.tgz" --exclude=checkpoints --exclude='.lock' --exclude=generated.npz \
+  --exclude='events.out.*' "${WORKDIR}"
+find "${WORKDIR}" -name generated.npz -not -path '*/checkpoints/*' -print0 \
+  | tar czf - --null -T - | split -b 15M - "${OUT}/generated.tgz.part-"
 ls -la "${OUT}"; echo "done ($(left)s left)"

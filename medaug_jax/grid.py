@@ -152,7 +152,7 @@ def prepare_references(grid, workdir, log=print):
     cdir = cell_dir(workdir, dataset, method)
     if key in seen or not any(
         generated_elsewhere(grid, workdir, dataset, method, s) is None
-        and not os.path.exists(os.path.join(seed_dir(cdir, s), phase.INFO))
+        and not phase.finished(seed_dir(cdir, s))
         for s in _seeds_todo(grid, workdir, dataset, method)):
       continue
     seen.add(key)
@@ -221,7 +221,7 @@ def generated_elsewhere(grid, workdir, dataset, method, seed):
   for other in siblings(grid, dataset, method):
     w = seed_dir(cell_dir(workdir, dataset, other), seed)
     if (workdir_lib.holds(_seed_config(cell_config(grid, dataset, other), seed), w)
-        and os.path.exists(os.path.join(w, phase.INFO))):
+        and phase.finished(w)):
       return w
   return None
 
@@ -269,7 +269,7 @@ def run_cell(grid, workdir, dataset, method, overwrite=False, log=print):
     # The generators of the seeds that need one, vmapped; the seeds then
     # read them back one by one as their phase's cache.
     need = [(s, w) for s, w in todo
-            if not sources[s] and not os.path.exists(os.path.join(w, phase.INFO))]
+            if not sources[s] and not phase.finished(w)]
     if len(need) > 1:
       group = _group_dir(cdir, config, [s for s, _ in need])
       try:

@@ -393,6 +393,11 @@ def _reference_note(table):
           'upwards at these sample sizes (hundreds of images); KID is not.']
 
 
+def _machine(env):
+  return (f"{env.get('machine', '?')}; JAX {env.get('jax', '?')} on {env.get('backend', '?')} "
+          f"({env.get('device_count', '?')} x {env.get('device_kind', '?')})")
+
+
 def markdown(collected, table, plots, galleries, correlations=()):
   grid = collected['grid'] or {}
   qkeys = _shown_quality(table)
@@ -401,17 +406,22 @@ def markdown(collected, table, plots, galleries, correlations=()):
   qhead = [k.replace('_', ' ') + (' / ceiling' if any(f'{k}_ceiling' in r['quality']
                                                        for r in table) else '')
            for k in qkeys]
-  envs = [r['env'] for c in collected['cells'].values() for r in c['runs'].values()
-          if r.get('env')]
+  # Cells of one grid may have run on different machines (resumed elsewhere).
+  machines = {}
+  for (_, method), c in collected['cells'].items():
+    for r in c['runs'].values():
+      if r.get('env'):
+        machines.setdefault(_machine(r['env']), []).append(method)
   lines = ['# Does generative augmentation help? Results', '']
   if grid.get('profile'):
     lines.append(f"Profile: **{grid['profile']}**. {grid.get('description', '')}")
     lines.append('')
-  if envs:
-    e = envs[0]
-    lines.append(f"Machine: {e.get('machine', '?')}; JAX {e.get('jax', '?')} on "
-                 f"{e.get('backend', '?')} ({e.get('device_count', '?')} x "
-                 f"{e.get('device_kind', '?')}).")
+  if len(machines) == 1:
+    lines.append(f'Machine: {next(iter(machines))}.')
+  elif machines:
+    lines.append('Machines: ' + '; '.join(
+        f"{m} ({', '.join(dict.fromkeys(methods))})"
+        for m, methods in sorted(machines.items(), key=lambda kv: -len(kv[1]))) + '.')
   walls = [r['wall_s'] for r in table if math.isfinite(r['wall_s'])]
   if walls:
     lines.append(f'Compute time of the cells: {_wall(sum(walls))} in all'

@@ -275,6 +275,12 @@ def _run_group(config, configs, workdirs, group_dir, generator_only=False):
     return out
 
 
-def train_and_evaluate(config, workdir, overwrite=False):
-  """The paper's experiment for config.seed; writes workdir/results.json."""
-  return train_seeds(config, [config.seed], [workdir], workdir, overwrite)[0]
+def train_and_evaluate(config, workdir, overwrite=False, generator_only=False):
+  """The paper's experiment for config.seed; writes workdir/results.json.
+  generator_only: stop after the generator phase (samples, quality measures)
+  and return None; the same call without it goes on to the classifier."""
+  if generator_only and not generators.of_method(config.method):
+    raise MedaugError(f'--generator_only: method {config.method!r} has no generator.')
+  results = train_seeds(config, [config.seed], [workdir], workdir, overwrite,
+                        generator_only=generator_only)
+  return None if generator_only else results[0]

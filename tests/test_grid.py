@@ -8,6 +8,7 @@ import pytest
 
 from configs import grid as grid_config
 from medaug_jax import grid, report, run
+from medaug_jax.generators import phase
 
 SEEDS = (0, 1)
 
@@ -220,3 +221,10 @@ def test_generator_mode_vmaps_generators_and_siblings_share_them(first_run, tmp_
     assert phases == ['generator:cvae'] * 2 + ['classifier'] * 2
   # A cell whose generator-making sibling is held by another worker waits.
   assert not grid._waits_for_sibling(g, str(tmp_path), 'synthetic', 'cvae+classic')
+  # Results are committed without generated.npz: such a folder is no
+  # finished phase, neither for a sibling to copy nor to read back.
+  own = os.path.join(tmp_path, 'synthetic', 'cvae', f'seed_{SEEDS[0]}')
+  assert grid.generated_elsewhere(g, str(tmp_path), 'synthetic', 'cvae+classic', SEEDS[0]) == own
+  os.remove(os.path.join(own, phase.GENERATED))
+  assert grid.generated_elsewhere(g, str(tmp_path), 'synthetic', 'cvae+classic', SEEDS[0]) is None
+  assert phase.load_generated(own) is None and not phase.finished(own)

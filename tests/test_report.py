@@ -15,7 +15,11 @@ AE = {0: 0.83, 1: 0.86, 2: 0.86}  # differences to none: .03, .04, .02
 CGAN = {0: 0.70, 1: 0.90}  # seed 2 failed
 
 
-def write_run(root, dataset, method, seed, auc):
+CPU = {'machine': 'x86_64, 2 cpus', 'jax': '0', 'backend': 'cpu', 'device_count': 1,
+       'device_kind': 'cpu'}
+
+
+def write_run(root, dataset, method, seed, auc, env=None):
   w = os.path.join(root, dataset, method, f'seed_{seed}')
   os.makedirs(w, exist_ok=True)
   res = {'dataset': dataset, 'method': method, 'seed': seed, 'task': 'binary-class',
@@ -27,8 +31,7 @@ def write_run(root, dataset, method, seed, auc):
          {'quality': {'label_agreement': 0.75, 'label_agreement_ceiling': 0.8,
                       'label_agreement_chance': 0.5}},
          'timing': {'total_s': 10.0, 'seeds_vmapped': 1},
-         'env': {'machine': 'x86_64, 2 cpus', 'jax': '0', 'backend': 'cpu',
-                 'device_count': 1, 'device_kind': 'cpu'}}
+         'env': env or CPU}
   with open(os.path.join(w, 'results.json'), 'w') as f:
     json.dump(res, f)
 
@@ -171,6 +174,17 @@ def test_write_report_files(runs):
   assert table[('pneumoniamnist', 'cvae')]['auc_mean'] == ''
   for d in ('pneumoniamnist', 'breastmnist'):
     assert os.path.getsize(os.path.join(runs, f'plot_{d}.png')) > 1000
+
+
+def test_machines_of_a_grid_resumed_elsewhere(runs):
+  with open(report.write_report(runs)) as f:
+    assert 'Machine: x86_64, 2 cpus; JAX 0 on cpu (1 x cpu).' in f.read()
+  write_run(runs, 'breastmnist', 'ae', 0, 0.8,
+            env=dict(CPU, machine='x86_64, 16 cpus', backend='gpu', device_kind='H200'))
+  with open(report.write_report(runs)) as f:
+    md = f.read()
+  assert ('Machines: x86_64, 2 cpus; JAX 0 on cpu (1 x cpu) (none, ae, cgan, cvae); '
+          'x86_64, 16 cpus; JAX 0 on gpu (1 x H200) (ae).') in md
 
 
 def test_gallery_from_samples(runs):

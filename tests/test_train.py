@@ -143,3 +143,21 @@ def test_masked_last_batch_counts_every_image():
   idx, mask = epoch_batches(jax.random.key(0), 50, 16)
   assert idx.shape == (4, 16) and int(mask.sum()) == 50
   assert sorted(np.asarray(idx)[np.asarray(mask)].tolist()) == list(range(50))
+
+
+def test_generator_only_then_the_classifier(tmp_path):
+  """--generator_only stops after the samples and measures; the same run
+  without it reads that phase back and trains only the classifier."""
+  w = str(tmp_path / 'w')
+  config = tiny_config('cvae')
+  assert run.train_and_evaluate(config, w, generator_only=True) is None
+  assert os.path.exists(os.path.join(w, 'generator.json'))
+  assert os.path.exists(os.path.join(w, 'samples.png'))
+  assert not os.path.exists(os.path.join(w, 'results.json'))
+  results = run.train_and_evaluate(config, w)
+  assert results['sizes']['generated'] == 2 * config.generator.num_per_class
+  with open(os.path.join(w, 'metrics.jsonl')) as f:
+    phases = [json.loads(l)['phase'] for l in f]
+  assert phases == ['generator:cvae'] * 3 + ['classifier'] * 2
+  with pytest.raises(MedaugError, match="generator_only: method 'none' has no generator"):
+    run.train_and_evaluate(tiny_config(), str(tmp_path / 'n'), generator_only=True)

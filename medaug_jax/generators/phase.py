@@ -121,11 +121,22 @@ def save_generated(workdir, real, generated, class_names, info, pictures=()):
   write_json(os.path.join(workdir, INFO), info)
 
 
+def finished(workdir):
+  """Whether workdir holds a finished generator phase: its generator.json and
+  its images. A folder copied without generated.npz (results are committed
+  without it, for size) has the phase to run again."""
+  return (os.path.exists(os.path.join(workdir, INFO))
+          and os.path.exists(os.path.join(workdir, GENERATED)))
+
+
 def load_generated(workdir):
   """(generated Split, info) of a finished generator phase, or None."""
-  info = read_json(os.path.join(workdir, INFO))
-  if info is None:
+  if not finished(workdir):
+    if os.path.exists(os.path.join(workdir, INFO)):
+      logging.warning('%s has generator.json but not %s: the generator phase runs again',
+                      workdir, GENERATED)
     return None
+  info = read_json(os.path.join(workdir, INFO))
   with np.load(os.path.join(workdir, GENERATED)) as z:
     return Split(z['images'], z['labels']), info
 
