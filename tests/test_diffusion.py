@@ -10,6 +10,7 @@ import pytest
 
 from conftest import tiny_config
 from medaug_jax import config_lib, data, interrupt, quality, run
+from medaug_jax.bench import sampler as sampler_bench
 from medaug_jax.checkpoint import Checkpoints
 from medaug_jax.errors import MedaugError
 from medaug_jax.generators import diffusion, phase
@@ -105,6 +106,16 @@ def test_scan_and_python_loops_agree(trained):
   np.testing.assert_allclose(scan, python, atol=1e-5)
   whole = obj.generate(params, _noise(10), want, guidance=1.0, loop='python')
   np.testing.assert_allclose(python, whole, atol=1e-5)  # batching changes nothing
+
+
+def test_sampler_benchmark_times_both_loops(tmp_path):
+  cfg = config_lib.method_config('diffusion').generator
+  cfg.update(dict(TINY, sample_steps=2))
+  rows, diff = sampler_bench.run(cfg, num=6, repeats=1)
+  assert [r['loop'] for r in rows] == ['scan', 'python']
+  assert all(r['images_per_s'] > 0 and len(r['times_s']) == 1 for r in rows)
+  assert diff < 1e-5  # the same ODE either way
+  assert sampler_bench.markdown(rows).count('\n') == 3
 
 
 def test_ema_of_weights_with_warmup():

@@ -24,8 +24,9 @@ LAYERS = (
     ('quality', 'quality.*'),
     ('generators.phase',),
     ('generators.*',),
-    ('run', 'report', 'cli', 'bench.torch_twins'),
-    ('grid', 'main', 'bench', 'bench.layers', 'bench.throughput', 'bench.end_to_end'),
+    ('run', 'report', 'cli', 'bench.torch_twins', 'bench.machine'),
+    ('grid', 'main', 'bench', 'bench.layers', 'bench.throughput', 'bench.end_to_end',
+     'bench.sampler'),
     ('bench.__main__', 'bench.cost', 'dispatch'),
 )
 

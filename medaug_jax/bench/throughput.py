@@ -29,7 +29,6 @@ from importlib import metadata
 import json
 import math
 import os
-import platform
 import statistics
 import time
 import types
@@ -38,7 +37,7 @@ from typing import Callable, Optional
 from absl import app, flags
 
 from medaug_jax import config_lib, generators, hostmem
-from medaug_jax.bench import torch_twins
+from medaug_jax.bench import machine, torch_twins
 
 RESNETS = ('resnet_train', 'resnet_eval')
 # Models the benchmark knows, in table order.
@@ -461,7 +460,7 @@ def run(**values):
       device = 'cuda'
   report = {'args': vars(o), 'command': command(**values),
             'date': datetime.datetime.now().isoformat(timespec='seconds'),
-            'machine': _machine(), 'versions': versions,
+            'machine': machine.info(), 'versions': versions,
             'jax_devices': ', '.join(sorted({d.device_kind for d in jax.devices()})),
             'xla_flags': os.environ.get('XLA_FLAGS', ''), 'cases': [], 'epochs': []}
   write = lambda: _write(report, o.out, time.perf_counter() - t_start)
@@ -501,20 +500,6 @@ def run(**values):
             + (f", scanned {e['scan_epoch_s']:.3f}s" if 'scan_epoch_s' in e else ''), flush=True)
   print(write())
   return report
-
-
-def _machine():
-  info = {'platform': platform.platform(), 'python': platform.python_version(),
-          'cpu_count': os.cpu_count(), 'processor': platform.processor()}
-  try:
-    with open('/proc/cpuinfo') as f:
-      info['cpu'] = next(line.split(':', 1)[1].strip() for line in f
-                         if line.startswith('model name'))
-  except (OSError, StopIteration):
-    pass
-  with contextlib.suppress(OSError):
-    info['loadavg_start'] = os.getloadavg()
-  return info
 
 
 def summarize(impls, peak_gflops):
