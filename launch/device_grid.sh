@@ -18,8 +18,9 @@
 # generated.tgz.part-* (the generated.npz files, which a later call needs to
 # skip finished generator phases; cat the parts together, then untar),
 # gpu_util.csv (every 2 s) and machine.txt. The device tool returns files of
-# at most 16 MiB: a 21 MB tarball with the images once came back as nothing. A grid cut by LIMIT stops its workers with SIGTERM at a step
-# boundary; the same command on a still-warm machine resumes from checkpoints.
+# at most 16 MiB: a 21 MB tarball with the images once came back as nothing.
+# A grid cut by LIMIT stops its workers with SIGTERM at a step boundary; the
+# same command on a still-warm machine resumes from checkpoints.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 CONFIG="$1"; WORKDIR="$2"; shift 2
