@@ -546,6 +546,9 @@ def write_report(root):
       c = collected['cells'][(d, r['method'])]
       for s in r['seeds']:
         p = os.path.join(c['dirs'][s], 'samples.png')
+        # 'dcgan+classic' shows the images of 'dcgan': one picture of them is enough.
+        if (c['runs'][s].get('generator') or {}).get('reused_from'):
+          break
         if os.path.exists(p):
           samples.append((f"{r['method']} (seed {s})", p))
           links.append((r['method'], os.path.relpath(p, root)))

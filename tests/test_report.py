@@ -189,12 +189,20 @@ def test_machines_of_a_grid_resumed_elsewhere(runs):
 
 def test_gallery_from_samples(runs):
   from PIL import Image
-  for m, color in (('ae', 'red'), ('cgan', 'blue')):
+  for m, color in (('ae', 'red'), ('cgan', 'blue'), ('ae+classic', 'green')):
+    if m == 'ae+classic':  # the same images as ae's, copied by the grid
+      write_run(runs, 'pneumoniamnist', m, 0, 0.8)
+      path = os.path.join(runs, 'pneumoniamnist', m, 'seed_0', 'results.json')
+      with open(path) as f:
+        res = json.load(f)
+      res['generator']['reused_from'] = os.path.join(runs, 'pneumoniamnist', 'ae', 'seed_0')
+      with open(path, 'w') as f:
+        json.dump(res, f)
     Image.new('RGB', (60, 30), color).save(
         os.path.join(runs, 'pneumoniamnist', m, 'seed_0', 'samples.png'))
   report.write_report(runs)
   g = Image.open(os.path.join(runs, 'gallery_pneumoniamnist.png'))
-  assert g.width == 60 and g.height == 2 * (30 + 18)
+  assert g.width == 60 and g.height == 2 * (30 + 18)  # ae and cgan, not ae+classic again
   with open(os.path.join(runs, 'report.md')) as f:
     md = f.read()
   assert 'gallery_pneumoniamnist.png' in md
