@@ -15,8 +15,9 @@ from medaug_jax import run
 from medaug_jax import workdir as workdir_lib
 from medaug_jax.errors import MedaugError
 
+# conftest.tiny_config on the command line (the same compiled programs).
 TINY = ['--config=configs/none.py', '--config.dataset=synthetic',
-        '--config.data.train_per_class=24', '--config.classifier.width=4',
+        '--config.data.train_per_class=24', '--config.classifier.width=1',
         '--config.classifier.batch_size=16', '--config.classifier.eval_batch_size=64',
         '--config.classifier.checkpoint_every=1']
 
