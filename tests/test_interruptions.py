@@ -257,10 +257,11 @@ def test_concurrent_grid_workers_run_each_cell_once(tmp_path):
   root = tmp_path / 'grid'
   overrides = ['--config.datasets=synthetic', '--config.methods=none,cvae,cgan',
                '--config.seeds=0', '--config.base.vmap_seeds=false',
-               '--config.base.data.train_per_class=20', '--config.base.classifier.width=4',
-               '--config.base.classifier.epochs=2', '--config.base.classifier.batch_size=32',
-               '--config.base.classifier.eval_batch_size=128',
-               '--config.base.generator.num_per_class=10', '--config.base.generator.batch_size=32',
+               # test_grid's tiny_grid sizes (its compiled programs are cached).
+               '--config.base.data.train_per_class=24', '--config.base.classifier.width=1',
+               '--config.base.classifier.epochs=2', '--config.base.classifier.batch_size=16',
+               '--config.base.classifier.eval_batch_size=64',
+               '--config.base.generator.num_per_class=8', '--config.base.generator.batch_size=32',
                '--config.generators.cvae.epochs=2', '--config.generators.cgan.epochs=2',
                '--config.generators.cvae.hidden=(32,16)', '--config.generators.cgan.hidden=(32,16)',
                '--config.generators.cvae.latent=4', '--config.generators.cgan.latent=4',

@@ -16,11 +16,13 @@ OVERRIDES = {
     # ResNet-18 compiles to grouped convolutions, minutes on 2 cores;
     # test_grid.py covers vmapped cells.)
     'base.vmap_seeds': 'auto',
-    'base.data.train_per_class': 20,
-    'base.classifier.width': 4, 'base.classifier.epochs': 2,
-    'base.classifier.batch_size': 32, 'base.classifier.eval_batch_size': 128,
+    # tests/test_grid.py's tiny_grid sizes, whose compiled programs the
+    # persistent compilation cache holds by now.
+    'base.data.train_per_class': 24,
+    'base.classifier.width': 1, 'base.classifier.epochs': 2,
+    'base.classifier.batch_size': 16, 'base.classifier.eval_batch_size': 64,
     'base.classifier.print_every': 0,
-    'base.generator.num_per_class': 10, 'base.generator.print_every': 0,
+    'base.generator.num_per_class': 8, 'base.generator.print_every': 0,
     'base.generator.batch_size': 32,
     'generators.cvae.epochs': 2, 'generators.cvae.hidden': (32, 16),
     'generators.cvae.latent': 4,
