@@ -35,7 +35,7 @@ def tiny_grid(methods=('ae', 'none', 'cvae'), vmap=True):
   b.generator.num_per_class = 8
   b.generator.print_every = 0
   b.generator.batch_size = 32
-  b.quality.reference.update(width=4, epochs=2)
+  b.quality.reference.update(width=1, epochs=2)
   for m in ('ae', 'cvae', 'cgan'):
     g.generators[m].epochs = 2
     g.generators[m].hidden = (32, 16) if m != 'ae' else (32, 16, 16, 8)

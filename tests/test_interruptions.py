@@ -265,9 +265,9 @@ def test_concurrent_grid_workers_run_each_cell_once(tmp_path):
                '--config.generators.cvae.epochs=2', '--config.generators.cgan.epochs=2',
                '--config.generators.cvae.hidden=(32,16)', '--config.generators.cgan.hidden=(32,16)',
                '--config.generators.cvae.latent=4', '--config.generators.cgan.latent=4',
-               # test_grid's reference network (width 4, 2 epochs), cached by
+               # test_grid's reference network (width 1, 2 epochs), cached by
                # then, not the default width 16 x 10 epochs trained anew.
-               '--config.base.quality.reference.width=4',
+               '--config.base.quality.reference.width=1',
                '--config.base.quality.reference.epochs=2',
                '--noreport']
   cmd = [sys.executable, '-m', 'medaug_jax.grid', '--config=configs/grid.py',

@@ -28,7 +28,7 @@ OVERRIDES = {
     'generators.cvae.latent': 4,
     # The tests' reference network (tests/test_grid.py), not a width-16 one
     # trained for 10 epochs on 2 cores.
-    'base.quality.reference.width': 4, 'base.quality.reference.epochs': 2,
+    'base.quality.reference.width': 1, 'base.quality.reference.epochs': 2,
 }
 WORKDIR = WORKDIR_FOR_TEST
 '''
