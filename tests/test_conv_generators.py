@@ -9,7 +9,7 @@ import pytest
 from conftest import tiny_config
 from medaug_jax import config_lib, data, quality, run
 from medaug_jax.errors import MedaugError
-from medaug_jax.generators import dcgan, phase
+from medaug_jax.generators import base, dcgan, phase
 from medaug_jax.quality import label_agreement
 from test_generators import _train
 
@@ -98,3 +98,9 @@ def test_bad_gan_config_is_one_line(tmp_path, field, value, match):
     run.train_and_evaluate(tiny_config('dcgan', **{f'generator.{field}': value}),
                            str(tmp_path / 'w'))
   assert not (tmp_path / 'w').exists()
+
+
+def test_upsample_is_nearest_resize():
+  x = jax.random.normal(jax.random.key(0), (2, 7, 5, 3))
+  np.testing.assert_array_equal(np.asarray(base.upsample(x)),
+                                np.asarray(jax.image.resize(x, (2, 14, 10, 3), 'nearest')))

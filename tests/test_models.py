@@ -11,14 +11,14 @@ from medaug_jax.models import resnet
 from medaug_jax.ops import conv_cpu
 
 
-# 5 input channels take the XLA conv with the dots kernel gradient, 16 the
-# im2col matmul.
-@pytest.mark.parametrize('cin', [5, 16])
+# 5 inputs take the im2col matmul, 16 inputs and 7 outputs XLA's conv, 16 and
+# 24 the im2col matmul (strided, 1x1) or Winograd (3x3, stride 1).
+@pytest.mark.parametrize('cin,cout', [(5, 7), (16, 7), (16, 24)])
 @pytest.mark.parametrize('kernel,stride', [((3, 3), 1), ((3, 3), 2), ((1, 1), 2)])
-def test_conv_values_and_gradients_match_lax(kernel, stride, cin):
+def test_conv_values_and_gradients_match_lax(kernel, stride, cin, cout):
   kx, kw, kd = jax.random.split(jax.random.key(0), 3)
   x = jax.random.normal(kx, (6, 14, 14, cin))
-  w = jax.random.normal(kw, kernel + (cin, 7))
+  w = jax.random.normal(kw, kernel + (cin, cout))
   dims = ('NHWC', 'HWIO', 'NHWC')
 
   def loss(conv, x, w):

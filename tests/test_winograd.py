@@ -49,8 +49,13 @@ def test_f4_values_and_gradients_match_lax(size, cin, cout):
   assert max(errs) < 1e-4, errs
 
 
-def test_cpu_conv_picks_winograd_only_for_3x3_stride_1_same():
-  assert conv_cpu._winograd_wins((3, 3, 64, 64), (1, 1), ((1, 1), (1, 1)))
-  assert not conv_cpu._winograd_wins((3, 3, 64, 128), (2, 2), ((1, 1), (1, 1)))
-  assert not conv_cpu._winograd_wins((1, 1, 64, 128), (1, 1), ((0, 0), (0, 0)))
-  assert not conv_cpu._winograd_wins((3, 3, 64, 64), (1, 1), ((0, 0), (0, 0)))
+def test_cpu_conv_picks_each_implementation_where_it_measured_fastest():
+  same = ((1, 1), (1, 1))
+  assert conv_cpu.cpu_impl((3, 3, 64, 64), (1, 1), same) == 'winograd'
+  assert conv_cpu.cpu_impl((3, 3, 64, 128), (2, 2), same) == 'im2col'
+  assert conv_cpu.cpu_impl((1, 1, 64, 128), (1, 1), ((0, 0), (0, 0))) == 'im2col'
+  assert conv_cpu.cpu_impl((3, 3, 64, 64), (1, 1), ((0, 0), (0, 0))) == 'im2col'
+  # A thin stem; an image head or a 16-wide layer.
+  assert conv_cpu.cpu_impl((3, 3, 3, 64), (1, 1), same) == 'im2col'
+  assert conv_cpu.cpu_impl((3, 3, 64, 3), (1, 1), same) == 'lax'
+  assert conv_cpu.cpu_impl((3, 3, 16, 16), (1, 1), same) == 'lax'

@@ -3,6 +3,7 @@
   python -m medaug_jax.bench.layers                 # batch 128, ResNet-18 (28) layers
   python -m medaug_jax.bench.layers --notorch
   python -m medaug_jax.bench.layers --impls=im2col,winograd,winograd_f4
+  python -m medaug_jax.bench.layers --layers=thin  # stems, image heads, 16-wide layers
 
 For each distinct 3x3 conv of the ResNet-18 at width 64 it times, interleaved
 after a warm-up, the forward and forward+backward (gradients for input and
@@ -27,6 +28,12 @@ FLAGS = flags.FLAGS
 # (input size, in channels, out channels, stride) of the 3x3 convs after the stem.
 LAYERS = ((28, 64, 64, 1), (28, 64, 128, 2), (14, 128, 128, 1), (14, 128, 256, 2),
           (7, 256, 256, 1), (7, 256, 512, 2), (4, 512, 512, 1))
+# Thin 3x3 layers (--layers=thin): the ResNet's stems, 16-wide UNet layers
+# (configs/diffusion_cpu.py) and the generators' last layers (cvae_conv's
+# decoder, dcgan's image head), where ops.conv_cpu.cpu_impl leaves Winograd.
+THIN_LAYERS = ((28, 1, 64, 1), (28, 3, 64, 1), (28, 16, 16, 1), (28, 32, 16, 1),
+               (14, 64, 32, 1), (28, 32, 1, 1), (28, 64, 3, 1))
+LAYER_SETS = {'resnet': LAYERS, 'thin': THIN_LAYERS}
 
 
 def _jax_fns(conv, stride):
@@ -80,7 +87,7 @@ def run(batch=128, repeats=5, use_torch=True, layers=LAYERS, impls=IMPLS):
     cands = {'lax': (_jax_fns(lax.conv_general_dilated, s), on_device),
              'ours': (_jax_fns(conv_cpu.conv_general_dilated, s), on_device),
              'im2col': (_jax_fns(_only(im2col), s), on_device)}
-    if s == 1:
+    if s == 1 and cin >= 16:  # Winograd's tiles need no fewer inputs than that
       cands['winograd'] = (_jax_fns(_only(conv_cpu.winograd_conv3x3), s), on_device)
       cands['winograd_f4'] = (_jax_fns(_only(conv_cpu.winograd_f4_conv3x3), s), on_device)
     if use_torch and 'torch' in impls:
@@ -124,7 +131,7 @@ def main(argv):
   if use_torch:
     import torch  # pylint: disable=g-import-not-at-top
     torch.set_num_threads(os.cpu_count() or 1)
-  rows = run(FLAGS.batch, FLAGS.repeats, use_torch, impls=FLAGS.impls)
+  rows = run(FLAGS.batch, FLAGS.repeats, use_torch, LAYER_SETS[FLAGS.layers], FLAGS.impls)
   print('\nGFLOP/s (median of repeats):\n' + markdown(rows))
 
 
@@ -135,4 +142,6 @@ if __name__ == '__main__':
   flags.DEFINE_integer('repeats', 5, 'Timed repeats (after one warm-up round).')
   flags.DEFINE_bool('torch', None, 'torch conv2d columns (default: when torch is importable).')
   flags.DEFINE_list('impls', list(IMPLS), 'Which implementations to time (columns, in this order).')
+  flags.DEFINE_enum('layers', 'resnet', list(LAYER_SETS),
+                    "The ResNet-18's 3x3 layers, or thin ones (stems, image heads).")
   app.run(main)

@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from medaug_jax.errors import MedaugError
-from medaug_jax.generators.base import Conv, OneNetwork
+from medaug_jax.generators.base import Conv, OneNetwork, upsample
 
 SOLVERS = ('heun', 'euler')
 LOOPS = ('auto', 'scan', 'python')
@@ -112,9 +112,7 @@ class UNet(nn.Module):
       for _ in range(self.num_blocks):
         h = attend(block(self.width * self.channel_mult[i])(h, emb))
       if i:
-        b, hgt, wid, ch = h.shape
-        h = jax.image.resize(h, (b, 2 * hgt, 2 * wid, ch), 'nearest')
-        h = Conv(ch, (3, 3))(h)
+        h = Conv(h.shape[-1], (3, 3))(upsample(h))
     h = nn.swish(nn.GroupNorm(self.groups)(h))
     return Conv(self.channels, (3, 3), kernel_init=nn.initializers.zeros)(h)
 

@@ -1,22 +1,27 @@
 """Convolutions made fast on XLA:CPU, the same numbers as lax everywhere.
 
 On a 2-core CPU XLA's library convolutions reach about half the machine's
-matmul speed on 28x28 maps, and its kernel gradient is a convolution whose
-window is the whole feature map (3-4x slower than the same FLOPs as dots).
-conv_general_dilated keeps lax's signature, so Flax's nn.Conv takes it as its
+matmul speed on wide 28x28 maps, and its kernel gradient is a convolution
+whose window is the whole feature map (3-4x slower than the same FLOPs as
+dots), so wide layers run as matmuls (Winograd or im2col); layers with few
+output channels keep XLA's convolution, which wins there. conv_general_dilated keeps lax's signature, so Flax's nn.Conv takes it as its
 `conv_general_dilated`; GPU and TPU keep XLA's convolutions
 (lax.platform_dependent). BENCHMARKS.md has the per-layer figures.
 """
-import functools
 
-import jax
 import jax.numpy as jnp
 from jax import lax
 
 _DIMS = ('NHWC', 'HWIO', 'NHWC')
-# Below this many input channels (the stem: 1 or 3) im2col makes a matmul too
-# thin to beat the library convolution.
-_MATMUL_MIN_CHANNELS = 16
+# Measured per layer on a 2-core AVX-512 Xeon (BENCHMARKS.md, "Thin layers"):
+# below this many input channels (a stem: 1 or 3) the im2col matmul beat XLA's
+# convolution 2-7x; with at least that many inputs and at most
+# _LIBRARY_MAX_OUT_CHANNELS outputs (a generator's image head, a 16-wide
+# UNet), XLA's own convolution beat both matmul forms 1.3-2x, because
+# Winograd tiles and im2col patches cost memory passes over the wide input
+# for a matmul with few columns.
+_MATMUL_MIN_IN_CHANNELS = 16
+_LIBRARY_MAX_OUT_CHANNELS = 16
 
 
 def _xla_conv(x, w, strides, pads):
@@ -31,49 +36,6 @@ def _taps(x, kernel_hw, strides, pads):
   wo = (xp.shape[2] - kw) // sw + 1
   return [xp[:, i:i + (ho - 1) * sh + 1:sh, j:j + (wo - 1) * sw + 1:sw, :]
           for i in range(kh) for j in range(kw)]
-
-
-def _kernel_grad_dots(x, dy, kernel_shape, strides, pads):
-  """dL/dkernel of a conv as one matmul per kernel offset.
-
-  XLA:CPU computes this gradient as a convolution whose window is the whole
-  feature map, which at 28x28 runs 3-4x slower than the same FLOPs as dots
-  (BENCHMARKS.md); each dot contracts the batch and spatial rows.
-  """
-  cin, cout = kernel_shape[2:]
-  d = dy.reshape(-1, cout)
-  out = [lax.dot_general(t.reshape(-1, cin), d, (((0,), (0,)), ((), ())),
-                         preferred_element_type=jnp.float32)
-         for t in _taps(x, kernel_shape[:2], strides, pads)]
-  return jnp.stack(out).reshape(kernel_shape).astype(x.dtype)
-
-
-def _kernel_grad_xla(x, dy, kernel_shape, strides, pads):
-  w = jnp.zeros(kernel_shape, x.dtype)
-  _, vjp = jax.vjp(lambda w: _xla_conv(x, w, strides, pads), w)
-  return vjp(dy)[0].astype(x.dtype)
-
-
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
-def _conv(x, w, strides, pads):
-  return _xla_conv(x, w, strides, pads)
-
-
-def _conv_fwd(x, w, strides, pads):
-  return _xla_conv(x, w, strides, pads), (x, w)
-
-
-def _conv_bwd(strides, pads, res, dy):
-  x, w = res
-  _, vjp_x = jax.vjp(lambda x: _xla_conv(x, w, strides, pads), x)
-  dw = lax.platform_dependent(
-      x, dy,
-      cpu=lambda x, dy: _kernel_grad_dots(x, dy, w.shape, strides, pads),
-      default=lambda x, dy: _kernel_grad_xla(x, dy, w.shape, strides, pads))
-  return vjp_x(dy)[0], dw.astype(w.dtype)
-
-
-_conv.defvjp(_conv_fwd, _conv_bwd)
 
 
 def _conv_as_matmul(x, w, strides, pads):
@@ -205,22 +167,33 @@ def winograd_f4_conv3x3(x, w):
   return _output(_matmuls(vs, _filter(w, _F4)), x.shape[:3], _F4).astype(x.dtype)
 
 
-def _winograd_wins(w_shape, strides, pads):
-  """Whether the CPU conv runs as Winograd F(2x2, 3x3) rather than im2col.
+def cpu_impl(w_shape, strides, pads):
+  """Which of the CPU convolutions runs a conv: 'winograd', 'im2col' or 'lax'.
 
-  Every 3x3 stride-1 'SAME' conv of the ResNet (28x28 to 4x4 maps, 64 to 512
-  channels) ran 1.6-2.3x faster forward and 1.3-1.8x forward+backward that
-  way (BENCHMARKS.md, "Winograd"): 2.25x fewer matmul FLOPs, and 4x the activation in
-  transformed tiles instead of 9x in patches.
+  Winograd F(2x2, 3x3) takes every 3x3 stride-1 'SAME' conv with at least 16
+  inputs and more than 16 outputs (the ResNet's stride-1 layers: 1.6-2.3x
+  faster forward, 1.3-1.8x forward+backward than im2col; 2.25x fewer matmul
+  FLOPs, and 4x the activation in transformed tiles instead of 9x in
+  patches). XLA's own convolution takes the layers with few outputs, im2col
+  the rest (strided, 1x1, 4x4 and the thin stems). BENCHMARKS.md has the
+  per-layer figures.
   """
-  return (tuple(w_shape[:2]) == (3, 3) and strides == (1, 1)
-          and pads == ((1, 1), (1, 1)))
+  cin, cout = w_shape[2:]
+  if cin >= _MATMUL_MIN_IN_CHANNELS and cout <= _LIBRARY_MAX_OUT_CHANNELS:
+    return 'lax'
+  if (tuple(w_shape[:2]) == (3, 3) and strides == (1, 1) and pads == ((1, 1), (1, 1))
+      and cin >= _MATMUL_MIN_IN_CHANNELS):
+    return 'winograd'
+  return 'im2col'
 
 
 def _cpu_conv(x, w, strides, pads):
-  if _winograd_wins(w.shape, strides, pads):
+  impl = cpu_impl(w.shape, strides, pads)
+  if impl == 'winograd':
     return winograd_conv3x3(x, w)
-  return _conv_as_matmul(x, w, strides, pads)
+  if impl == 'im2col':
+    return _conv_as_matmul(x, w, strides, pads)
+  return _xla_conv(x, w, strides, pads)
 
 
 def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None,
@@ -228,10 +201,9 @@ def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None,
                          feature_group_count=1, precision=None, **kwargs):
   """lax.conv_general_dilated, made fast on XLA:CPU.
 
-  A plain NHWC conv runs on CPU as Winograd matmuls (3x3 stride 1, padding
-  1), an im2col matmul (the other kernels and strides) or, for the thin stem,
-  XLA's convolution with its kernel gradient as dots; GPU and TPU keep
-  XLA's convolutions. Anything else goes to lax unchanged.
+  A plain NHWC conv runs on CPU as Winograd matmuls, an im2col matmul or
+  XLA's convolution, whichever measured fastest for its shape (cpu_impl);
+  GPU and TPU keep XLA's convolutions. Anything else goes to lax unchanged.
   """
   plain = (lhs.ndim == 4 and feature_group_count == 1 and precision is None
            and not kwargs and all(d == 1 for d in (lhs_dilation or (1,)))
@@ -247,8 +219,6 @@ def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None,
   if isinstance(padding, str):
     padding = lax.padtype_to_pads(lhs.shape[1:3], rhs.shape[:2], strides, padding)
   pads = tuple(tuple(p) for p in padding)
-  if rhs.shape[2] < _MATMUL_MIN_CHANNELS:
-    return _conv(lhs, rhs, strides, pads)
   return lax.platform_dependent(
       lhs, rhs, cpu=lambda x, w: _cpu_conv(x, w, strides, pads),
-      default=lambda x, w: _conv(x, w, strides, pads))
+      default=lambda x, w: _xla_conv(x, w, strides, pads))
