@@ -301,22 +301,43 @@ def test_torch_diff_augment_is_ours():
 def test_layer_benchmark_runs_and_formats():
   from medaug_jax.bench import layers
   rows = layers.run(batch=2, repeats=1, use_torch=False,
-                    layers=((8, 16, 16, 1), (8, 16, 32, 2)))
-  assert [r['layer'] for r in rows] == ['8x8 16->16 s1', '8x8 16->32 s2']
+                    layers=((8, 16, 16, 1), (8, 16, 32, 2), (8, 3, 16, 1)))
+  assert [r['layer'] for r in rows] == ['8x8 16->16 s1', '8x8 16->32 s2', '8x8 3->16 s1']
   for r in rows:
     assert all(r[f'{n} {k}'] > 0 for n in ('lax', 'ours', 'im2col') for k in ('fwd', 'grad'))
-  # Winograd F(2x2) and F(4x4) are timed where they apply: stride 1 only.
+  # Winograd F(2x2) and F(4x4) are timed where they apply: stride 1, 16 inputs or more.
   for n in ('winograd', 'winograd_f4'):
-    assert rows[0][f'{n} grad'] > 0 and f'{n} fwd' not in rows[1]
+    assert rows[0][f'{n} grad'] > 0 and f'{n} fwd' not in rows[1] and f'{n} fwd' not in rows[2]
+  assert set(layers.LAYER_SETS) == {'resnet', 'thin'}
   md = layers.markdown(rows)
   assert md.splitlines()[0] == ('| layer | lax fwd | lax fwd+bwd | ours fwd | ours fwd+bwd | '
                                 'im2col fwd | im2col fwd+bwd | winograd fwd | winograd fwd+bwd | '
                                 'winograd_f4 fwd | winograd_f4 fwd+bwd |')
-  assert len(md.splitlines()) == 4 and md.splitlines()[3].endswith('| - | - | - | - |')
+  assert len(md.splitlines()) == 5 and md.splitlines()[3].endswith('| - | - | - | - |')
   # --impls picks the columns.
   rows = layers.run(batch=2, repeats=1, use_torch=False, layers=((4, 16, 16, 1),),
                     impls=('im2col', 'lax'))
   assert [c for c in rows[0] if c.endswith(' fwd')] == ['lax fwd', 'im2col fwd']
+
+
+def test_profile_sums_thread_time_by_op_kind():
+  import jax  # pylint: disable=g-import-not-at-top
+  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+  from medaug_jax.bench import profile
+  events = [{'ph': 'X', 'name': 'ynn_fusion.3', 'dur': 5.0},
+            {'ph': 'X', 'name': 'ynn_fusion', 'dur': 1.0},
+            {'ph': 'X', 'name': 'add_bitcast_fusion.12', 'dur': 2.0},
+            {'ph': 'X', 'name': 'ThunkExecutor::Execute', 'dur': 100.0},
+            {'ph': 'X', 'name': '$api.py:2479 block_until_ready', 'dur': 100.0},
+            {'ph': 'i', 'name': 'dot.1'}]
+  assert profile.op_kinds(events) == {'ynn_fusion': (6.0, 2), 'add_bitcast_fusion': (2.0, 1)}
+  f = jax.jit(lambda x: jnp.tanh(x @ x) + 1.0)
+  x = jnp.ones((256, 256))
+  wall, kinds = profile.profile(lambda calls: [f(x).block_until_ready() for _ in range(calls)])
+  assert wall > 0 and kinds and all(us > 0 and n > 0 for us, n in kinds.values())
+  # A strided slice stands in for a conv: the output shape, no arithmetic.
+  y = profile._strided_slice_conv(jnp.ones((2, 8, 8, 16)), jnp.ones((3, 3, 16, 40)), (2, 2))
+  assert y.shape == (2, 4, 4, 40)
 
 
 @needs_torch

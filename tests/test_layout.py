@@ -27,7 +27,7 @@ LAYERS = (
     ('run', 'report', 'cli', 'bench.torch_twins', 'bench.machine'),
     ('grid', 'main', 'bench', 'bench.layers', 'bench.throughput', 'bench.end_to_end',
      'bench.sampler'),
-    ('bench.__main__', 'bench.cost', 'dispatch'),
+    ('bench.__main__', 'bench.cost', 'bench.profile', 'dispatch'),
 )
 
 
