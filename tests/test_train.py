@@ -162,3 +162,19 @@ def test_generator_only_then_the_classifier(tmp_path):
   assert phases == ['generator:cvae'] * 3 + ['classifier'] * 2
   with pytest.raises(MedaugError, match="generator_only: method 'none' has no generator"):
     run.train_and_evaluate(tiny_config(), str(tmp_path / 'n'), generator_only=True)
+
+
+def test_entry_points_keep_compiled_programs_on_disk(tmp_path):
+  import jax  # pylint: disable=g-import-not-at-top
+  from medaug_jax import cli  # pylint: disable=g-import-not-at-top
+  assert cli.compile_cache({'MEDAUG_JAX_XLA_CACHE': 'off'}) is None
+  # A cache folder chosen through JAX's own variable is JAX's to use.
+  assert cli.compile_cache({'JAX_COMPILATION_CACHE_DIR': str(tmp_path)}) is None
+  saved = jax.config.jax_compilation_cache_dir
+  try:
+    home = cli.compile_cache({'XDG_CACHE_HOME': str(tmp_path)})
+    assert home == str(tmp_path / 'medaug_jax' / 'xla')
+    assert cli.compile_cache({'MEDAUG_JAX_XLA_CACHE': str(tmp_path / 'c')}) == str(tmp_path / 'c')
+    assert jax.config.jax_compilation_cache_dir == str(tmp_path / 'c')
+  finally:
+    jax.config.update('jax_compilation_cache_dir', saved)
