@@ -2,8 +2,9 @@
 
 start(main) sets the process up before anything starts JAX: freed host
 memory kept (hostmem.py), SIGTERM/Ctrl-C stopping at a step boundary
-(interrupt.py), compiled programs kept on disk (compile_cache). call(fn, workdir) turns the ways a run ends early into one
-line and a non-zero exit: bad input, a full disk, a signal.
+(interrupt.py), compiled programs kept on disk (compile_cache).
+call(fn, workdir) turns the ways a run ends early into one line and a
+non-zero exit: bad input, a full disk, a signal.
 """
 import os
 import sys

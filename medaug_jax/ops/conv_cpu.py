@@ -4,7 +4,8 @@ On a 2-core CPU XLA's library convolutions reach about half the machine's
 matmul speed on wide 28x28 maps, and its kernel gradient is a convolution
 whose window is the whole feature map (3-4x slower than the same FLOPs as
 dots), so wide layers run as matmuls (Winograd or im2col); layers with few
-output channels keep XLA's convolution, which wins there. conv_general_dilated keeps lax's signature, so Flax's nn.Conv takes it as its
+output channels keep XLA's convolution, which wins there.
+conv_general_dilated keeps lax's signature, so Flax's nn.Conv takes it as its
 `conv_general_dilated`; GPU and TPU keep XLA's convolutions
 (lax.platform_dependent). BENCHMARKS.md has the per-layer figures.
 """
@@ -13,13 +14,13 @@ import jax.numpy as jnp
 from jax import lax
 
 _DIMS = ('NHWC', 'HWIO', 'NHWC')
-# Measured per layer on a 2-core AVX-512 Xeon (BENCHMARKS.md, "Thin layers"):
-# below this many input channels (a stem: 1 or 3) the im2col matmul beat XLA's
-# convolution 2-7x; with at least that many inputs and at most
-# _LIBRARY_MAX_OUT_CHANNELS outputs (a generator's image head, a 16-wide
-# UNet), XLA's own convolution beat both matmul forms 1.3-2x, because
-# Winograd tiles and im2col patches cost memory passes over the wide input
-# for a matmul with few columns.
+# Measured on a 2-core AVX-512 Xeon (BENCHMARKS.md, "Thin layers"): below
+# this many input channels (a stem: 1 or 3) the im2col matmul beat XLA's
+# convolution 2-4x per layer; with at least that many inputs and at most
+# _LIBRARY_MAX_OUT_CHANNELS outputs, XLA's own convolution won: 1.5x per
+# layer on 1- and 3-channel image heads, 1.1-1.3x on the whole step of a
+# 16-wide UNet. Winograd tiles and im2col patches cost memory passes over
+# the wide input for a matmul with few columns.
 _MATMUL_MIN_IN_CHANNELS = 16
 _LIBRARY_MAX_OUT_CHANNELS = 16
 
