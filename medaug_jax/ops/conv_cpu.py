@@ -17,7 +17,7 @@ _DIMS = ('NHWC', 'HWIO', 'NHWC')
 # Measured on a 2-core AVX-512 Xeon (BENCHMARKS.md, "Thin layers"): below
 # this many input channels (a stem: 1 or 3) the im2col matmul beat XLA's
 # convolution 2-4x per layer; with at least that many inputs and at most
-# _LIBRARY_MAX_OUT_CHANNELS outputs, XLA's own convolution won: 1.5x per
+# _LIBRARY_MAX_OUT_CHANNELS outputs, XLA's own convolution won: up to 1.5x per
 # layer on 1- and 3-channel image heads, 1.1-1.3x on the whole step of a
 # 16-wide UNet. Winograd tiles and im2col patches cost memory passes over
 # the wide input for a matmul with few columns.
