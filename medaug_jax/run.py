@@ -122,8 +122,8 @@ def classifier_phase(config, datasets, train_splits, seed_keys, group_dir, mesh,
             for k, s in zip(seed_keys, train_splits)]
   state = replicate(stack_trees(states) if num_seeds else states[0], mesh)
   ev = classifier.Evaluator(obj, mesh, cfg.eval_batch_size, num_seeds)
-  val = ev.put(pick([d.val.images for d in datasets]))
-  test = ev.put(pick([d.test.images for d in datasets]))
+  val_and_test = ev.put(pick([d.val.images for d in datasets]),
+                       pick([d.test.images for d in datasets]))
   best = None if num_seeds else Checkpoints(
       os.path.join(group_dir, 'checkpoints', 'classifier_best'), max_to_keep=1)
   # The best state so far, kept on the device and written with each resume
@@ -137,7 +137,7 @@ def classifier_phase(config, datasets, train_splits, seed_keys, group_dir, mesh,
       best.save(epoch, state, {'epoch': epoch, 'val_auc': val_auc})
 
   def evaluate(state, epoch, history):
-    vs, ts = ev.scores(state, val), ev.scores(state, test)
+    vs, ts = ev.scores(state, val_and_test)
     per_seed = []
     for s, d in enumerate(datasets):
       v = classifier.evaluate_scores(d.val.labels, vs[s] if num_seeds else vs, d.task)

@@ -178,3 +178,65 @@ def test_entry_points_keep_compiled_programs_on_disk(tmp_path):
     assert jax.config.jax_compilation_cache_dir == str(tmp_path / 'c')
   finally:
     jax.config.update('jax_compilation_cache_dir', saved)
+
+
+def test_last_batch_rows_rule():
+  from medaug_jax.trainer import SHORT_TAIL_MIN_STEPS, last_batch_rows, make_mesh
+  import jax
+  one, eight = make_mesh(jax.devices()[:1]), make_mesh(np.array(jax.devices()[:1] * 8))
+  # BreastMNIST's 546 at batch 128: a 34-row last step over a paper-length run,
+  assert last_batch_rows(546, 128, 100, one) == 34
+  # rounded up to the device count,
+  assert last_batch_rows(546, 128, 100, eight) == 40
+  # padded where the short step's compilation would cost more than it saves.
+  assert last_batch_rows(546, 128, 1, one) == 0
+  assert last_batch_rows(512, 128, 100, one) == 0
+  saving_steps = lambda epochs: epochs * (128 - 34) / 128
+  assert last_batch_rows(546, 128, 14, one) == (34 if saving_steps(14) >= SHORT_TAIL_MIN_STEPS else 0)
+  assert last_batch_rows(546, 128, 1, one, 'short') == 34
+  assert last_batch_rows(546, 128, 100, one, 'padded') == 0
+  with pytest.raises(MedaugError, match='last_batch'):
+    last_batch_rows(546, 128, 100, one, 'drop')
+
+
+def test_short_last_batch_trains_like_the_padded_one():
+  """The masked padded rows change nothing: a short last step (its own
+  compiled shape) gives the padded step's weights and metrics."""
+  import jax
+  import jax.numpy as jnp
+  from medaug_jax import classifier, trainer
+  cfg = tiny_config().classifier
+  rng = np.random.default_rng(0)
+  images = rng.integers(0, 256, (40, 28, 28, 1), np.uint8)
+  labels = rng.integers(0, 2, 40).astype(np.int32)
+  obj = classifier.Classifier(cfg, 2, False, 3)
+  mesh = trainer.make_mesh()
+  out = {}
+  for mode in ('padded', 'short'):
+    state = jax.jit(obj.init)(jax.random.key(1), images[:1], labels[:1])
+    fit = trainer.fit(obj, state, jnp.asarray(images), jnp.asarray(labels), phase='t',
+                      epochs=2, batch_size=16, rng=jax.random.key_data(jax.random.key(2)),
+                      mesh=mesh, print_every=0, last_batch=mode)
+    out[mode] = fit
+  flat = lambda f: np.concatenate([np.ravel(x) for x in jax.tree.leaves(f.state.params)])
+  np.testing.assert_allclose(flat(out['short']), flat(out['padded']), rtol=1e-4, atol=1e-6)
+  for a, b in zip(out['padded'].history, out['short'].history):
+    assert a['loss'] == pytest.approx(b['loss'], rel=1e-4)
+    assert a['train_acc'] == pytest.approx(b['train_acc'], abs=1e-6)
+
+
+def test_val_and_test_scored_in_one_pass():
+  import jax
+  from medaug_jax import classifier, trainer
+  obj = classifier.Classifier(tiny_config().classifier, 3, False, 1)
+  state = jax.jit(obj.init)(jax.random.key(0), np.zeros((1, 28, 28, 1), np.uint8), None)
+  rng = np.random.default_rng(0)
+  val, test = (rng.integers(0, 256, (n, 28, 28, 1), np.uint8) for n in (13, 30))
+  ev = classifier.Evaluator(obj, trainer.make_mesh(), batch_size=16)
+  both = ev.put(val, test)
+  assert both[0].shape[:2] == (3, 15)  # 43 images in 3 even batches, not 2 x 16 + 16
+  v, t = ev.scores(state, both)
+  (v1,), (t1,) = ev.scores(state, ev.put(val)), ev.scores(state, ev.put(test))
+  assert v.shape == (13, 3) and t.shape == (30, 3)
+  np.testing.assert_allclose(v, v1, rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(t, t1, rtol=1e-5, atol=1e-6)

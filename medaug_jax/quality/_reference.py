@@ -54,7 +54,7 @@ class Reference:
     # One batch size for every image set (real subset, generated), so the
     # feature pass compiles once per run rather than once per set size.
     ev = classifier.Evaluator(self.obj, make_mesh(), batch_size=256, output='features')
-    self._features = lambda images: ev.scores(self.state, ev.put(images))
+    self._features = lambda images: ev.scores(self.state, ev.put(images))[0]
 
   def _load_or_train(self, full, folder):
     recipe = _recipe(self.cfg)
