@@ -66,17 +66,6 @@ def _strided_slice_conv(lhs, rhs, window_strides, *_, **__):
   return jnp.concatenate([y] * reps, -1)[..., :cout] if reps > 1 else y[..., :cout]
 
 
-@contextlib.contextmanager
-def _no_convolutions():
-  from medaug_jax.ops import conv_cpu  # pylint: disable=g-import-not-at-top
-  saved = conv_cpu.conv_general_dilated
-  conv_cpu.conv_general_dilated = _strided_slice_conv
-  try:
-    yield
-  finally:
-    conv_cpu.conv_general_dilated = saved
-
-
 def _layer_fn(hw, c):
   import jax  # pylint: disable=g-import-not-at-top
   from medaug_jax.ops import conv_cpu  # pylint: disable=g-import-not-at-top
@@ -88,7 +77,7 @@ def _layer_fn(hw, c):
 
 def _step_fn(model, channels, conv):
   o = throughput.options(models=[model], channels=[channels])
-  with contextlib.nullcontext() if conv else _no_convolutions():
+  with contextlib.nullcontext() if conv else throughput.convolutions(_strided_slice_conv):
     return throughput.jax_impl(model, channels, o).run
 
 

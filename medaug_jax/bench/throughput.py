@@ -221,17 +221,22 @@ def _objective(model, channels, o, steps_per_epoch=5, augment=False):
 
 
 @contextlib.contextmanager
-def _lax_convolutions():
-  """Traces the ResNet with lax.conv_general_dilated as it is (without the
-  CPU paths of medaug_jax.ops.conv_cpu)."""
-  from jax import lax  # pylint: disable=g-import-not-at-top
+def convolutions(conv):
+  """Traces the models with `conv` in place of
+  medaug_jax.ops.conv_cpu.conv_general_dilated (same signature)."""
   from medaug_jax.ops import conv_cpu  # pylint: disable=g-import-not-at-top
   saved = conv_cpu.conv_general_dilated
-  conv_cpu.conv_general_dilated = lax.conv_general_dilated
+  conv_cpu.conv_general_dilated = conv
   try:
     yield
   finally:
     conv_cpu.conv_general_dilated = saved
+
+
+def _lax_convolutions():
+  """lax.conv_general_dilated as it is, without conv_cpu's CPU paths."""
+  from jax import lax  # pylint: disable=g-import-not-at-top
+  return convolutions(lax.conv_general_dilated)
 
 
 def _resnet_flops(fn, *args):
