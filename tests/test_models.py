@@ -31,6 +31,18 @@ def test_conv_values_and_gradients_match_lax(kernel, stride, cin, cout):
     np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize('cin,cout,library_conv', [(5, 24, False), (16, 24, False), (16, 7, True)])
+def test_cpu_convolution_is_chosen_when_traced(cin, cout, library_conv):
+  """On CPU the jaxpr holds only the chosen implementation, with no platform
+  switch (a cond) for autodiff to linearise twice."""
+  conv = lambda x, w: conv_cpu.conv_general_dilated(
+      x, w, (1, 1), 'SAME', dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
+  jaxpr = str(jax.make_jaxpr(conv)(jnp.zeros((2, 14, 14, cin)), jnp.zeros((3, 3, cin, cout))))
+  assert jax.default_backend() == 'cpu'
+  assert 'cond[' not in jaxpr and 'platform_index' not in jaxpr
+  assert ('conv_general_dilated' in jaxpr) == library_conv
+
+
 @pytest.mark.parametrize('channels', [1, 3])
 def test_resnet18_shapes_and_size(channels):
   model = resnet.resnet18(num_classes=9)
