@@ -72,9 +72,9 @@ def epoch_batches(rng, n, batch_size):
   return idx.reshape(steps, batch_size), mask.reshape(steps, batch_size)
 
 
-# A short last step costs a second trace and compilation of the step (about 23 s
-# for the ResNet-18 on a 2-core CPU, the time of ~9 full steps): worth it only
-# when the padded rows it saves over the run add up to more steps than that.
+# A short last step costs a second trace and compilation of the step (about
+# 19 s for the width-64 ResNet-18 on a 2-core CPU, the time of ~8 full steps):
+# worth it only when the padded rows it saves over the run add up to more.
 SHORT_TAIL_MIN_STEPS = 10
 
 

@@ -223,8 +223,8 @@ def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None,
   pads = tuple(tuple(p) for p in padding)
   # Picked when traced, for the default backend (where this project's meshes
   # live), not by lax.platform_dependent: differentiating through its cond
-  # linearises the traced branches a second time, and the ResNet-18 train
-  # step traced in 5.4-5.9 s instead of 2.6-3.7 s, on every compilation.
+  # linearises the traced branches a second time: the ResNet-18 train step
+  # traced in 6.7 s instead of 2.7 s, before every compilation (BENCHMARKS.md).
   # Jitted onto another backend's devices, a conv is still right, only
   # not the fast kind for them.
   if jax.default_backend() == 'cpu':
