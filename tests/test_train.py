@@ -191,8 +191,10 @@ def test_last_batch_rows_rule():
   # padded where the short step's compilation would cost more than it saves.
   assert last_batch_rows(546, 128, 1, one) == 0
   assert last_batch_rows(512, 128, 100, one) == 0
-  saving_steps = lambda epochs: epochs * (128 - 34) / 128
-  assert last_batch_rows(546, 128, 14, one) == (34 if saving_steps(14) >= SHORT_TAIL_MIN_STEPS else 0)
+  # The boundary: the run's padded rows (94 an epoch) reach that many full steps.
+  enough = -(-SHORT_TAIL_MIN_STEPS * 128 // 94)
+  assert last_batch_rows(546, 128, enough, one) == 34
+  assert last_batch_rows(546, 128, enough - 1, one) == 0
   assert last_batch_rows(546, 128, 1, one, 'short') == 34
   assert last_batch_rows(546, 128, 100, one, 'padded') == 0
   with pytest.raises(MedaugError, match='last_batch'):
