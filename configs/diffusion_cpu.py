@@ -14,7 +14,9 @@ Sampling 300 images with guidance (600 per network call), 10 Heun steps:
 leaving a third of a 30-minute budget as margin for a busier machine.
 Measured on an idle machine of that kind: 19.1 minutes start to finish
 (results/cpu_breast_diffusion_cpu), and 14.3 minutes once its thin layers ran
-as XLA's convolution (results/cpu_breast_diffusion_cpu_thin).
+as XLA's convolution (results/cpu_breast_diffusion_cpu_thin). Since then the
+last step of a CPU epoch runs its 34 images, not a padded 128
+(trainer.last_batch_rows): 546 rows an epoch instead of 640; not re-timed.
 """
 from configs import diffusion
 
