@@ -116,8 +116,8 @@ class Evaluator:
     sizes = [s.shape[-4] for s in sets]
     images = np.concatenate(sets, axis=-4) if len(sets) > 1 else sets[0]
     n = images.shape[-4]
-    per_device = -(-n // (-(-n // self.batch_size) * self.mesh.size))
-    batch = per_device * self.mesh.size
+    batches = -(-n // self.batch_size)
+    batch = -(-n // (batches * self.mesh.size)) * self.mesh.size
     total = -(-n // batch) * batch
     pad = [(0, 0)] * images.ndim
     pad[-4] = (0, total - n)
