@@ -99,7 +99,10 @@ class Evaluator:
     apply = getattr(objective, output)  # 'probabilities' or 'features'
 
     def predict(state, x):
-      return apply(state, jax.lax.with_sharding_constraint(x, sharding))
+      out = apply(state, jax.lax.with_sharding_constraint(x, sharding))
+      # Replicated, so that every process of a multi-host run can read them
+      # (a batch-sharded output spans other hosts' devices).
+      return jax.lax.with_sharding_constraint(out, NamedSharding(mesh, P()))
 
     self._predict = jax.jit(jax.vmap(predict) if num_seeds else predict)
 

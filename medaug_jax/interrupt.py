@@ -12,6 +12,7 @@ import sys
 
 _EXIT_CODES = {'SIGTERM': 128 + signal.SIGTERM, 'SIGINT': 128 + signal.SIGINT}
 _requested = None
+_polls = 0  # requested()'s calls in a multi-host run
 
 
 class Interrupted(BaseException):
@@ -44,14 +45,42 @@ def install():
     signal.signal(sig, _handler)
 
 
+def _distributed():
+  """jax.distributed's state when it joined several processes, else None.
+  Asks no backend: jax.process_count() would start one (and take a GPU's
+  memory) in processes that only wait, like the cluster dispatcher."""
+  if 'jax' not in sys.modules:
+    return None
+  from jax._src import distributed  # pylint: disable=g-import-not-at-top
+  state = distributed.global_state
+  return state if state.client is not None and (state.num_processes or 1) > 1 else None
+
+
 def requested():
-  """The name of the signal received ('SIGTERM', 'SIGINT'), or None."""
-  return _requested
+  """The name of the signal received ('SIGTERM', 'SIGINT'), or None.
+
+  In a multi-host run the processes must stop at the same call (every step
+  is a collective across them), and SIGTERM goes to jax.distributed's
+  preemption service, not to install()'s handler. There the answer is that
+  service's: 'SIGTERM' at the same call on every process, once a notice
+  reached any of them. The processes run the same program, so they call this
+  equally often.
+  """
+  state = _distributed()
+  if state is None:
+    return _requested
+  if state.preemption_sync_manager is None:  # jax_enable_preemption_service off
+    return None
+  from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+  global _polls
+  _polls += 1
+  return 'SIGTERM' if multihost_utils.reached_preemption_sync_point(_polls) else None
 
 
 def check(where):
-  if _requested is not None:
-    raise Interrupted(_requested, where)
+  name = requested()
+  if name is not None:
+    raise Interrupted(name, where)
 
 
 def reset():
