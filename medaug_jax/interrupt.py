@@ -46,25 +46,25 @@ def install():
 
 
 def _distributed():
-  """jax.distributed's state when it joined several processes, else None.
-  Asks no backend: jax.process_count() would start one (and take a GPU's
-  memory) in processes that only wait, like the cluster dispatcher."""
+  """jax.distributed's state once initialized (even for one process: its
+  preemption service then holds SIGTERM), else None. Asks no backend:
+  jax.process_count() would start one (and take a GPU's memory) in processes
+  that only wait, like the cluster dispatcher."""
   if 'jax' not in sys.modules:
     return None
   from jax._src import distributed  # pylint: disable=g-import-not-at-top
-  state = distributed.global_state
-  return state if state.client is not None and (state.num_processes or 1) > 1 else None
+  return distributed.global_state if distributed.global_state.client is not None else None
 
 
 def requested():
   """The name of the signal received ('SIGTERM', 'SIGINT'), or None.
 
-  In a multi-host run the processes must stop at the same call (every step
-  is a collective across them), and SIGTERM goes to jax.distributed's
-  preemption service, not to install()'s handler. There the answer is that
-  service's: 'SIGTERM' at the same call on every process, once a notice
-  reached any of them. The processes run the same program, so they call this
-  equally often.
+  After jax.distributed.initialize() (multi-host runs) the processes must
+  stop at the same call (every step is a collective across them), and
+  SIGTERM goes to its preemption service, not to install()'s handler. There
+  the answer is that service's: 'SIGTERM' at the same call on every process,
+  once a notice reached any of them. The processes run the same program, so
+  they call this equally often.
   """
   state = _distributed()
   if state is None:
