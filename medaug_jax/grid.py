@@ -446,7 +446,7 @@ def maybe_initialize_distributed(multihost=None):
               'num_processes': int(os.environ['JAX_NUM_PROCESSES']),
               'process_id': int(os.environ['JAX_PROCESS_ID'])}
   # Processes on CPUs (a CPU cluster, the tests) need collectives between
-  # them: gloo, JAX's default since 2025; GPU and TPU bring their own.
+  # them: gloo, the default of newer JAX; GPU and TPU bring their own.
   if not jax.config.jax_cpu_collectives_implementation:
     jax.config.update('jax_cpu_collectives_implementation', 'gloo')
   jax.distributed.initialize(**kwargs)

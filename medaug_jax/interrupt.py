@@ -12,7 +12,7 @@ import sys
 
 _EXIT_CODES = {'SIGTERM': 128 + signal.SIGTERM, 'SIGINT': 128 + signal.SIGINT}
 _requested = None
-_polls = 0  # requested()'s calls in a multi-host run
+_polls = 0  # requested()'s calls since jax.distributed.initialize()
 
 
 class Interrupted(BaseException):
@@ -36,6 +36,10 @@ def _handler(signum, frame):
   if _requested is not None:
     os._exit(_EXIT_CODES.get(name, 1))  # pylint: disable=protected-access
   _requested = name
+  if _distributed() is not None:  # see requested()
+    print(f'\n[{name}] the hosts of a distributed run stop together on SIGTERM only; '
+          'send it again to stop this process now', file=sys.stderr, flush=True)
+    return
   print(f'\n[{name}] stopping at the next step boundary (send it again to stop now)',
         file=sys.stderr, flush=True)
 
