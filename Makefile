@@ -4,6 +4,11 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 WORKDIR ?= runs/breastmnist-cgan
+# Test worker processes (pytest-xdist), a file per worker at a time. On the
+# 2-core CI machine much of a test is single-threaded tracing and compilation:
+# the suite took 18 minutes with two workers (2026-11-27), 28 in one process
+# the day before.
+TEST_WORKERS ?= 2
 
 .PHONY: install demo baseline test bench clean
 
@@ -27,7 +32,7 @@ baseline: install
 	$(PY) -m medaug_jax.main --config=configs/none.py --workdir=runs/breastmnist-none
 
 test: install
-	$(PY) -m pytest -q --durations=15
+	$(PY) -m pytest -q --durations=15 -n $(TEST_WORKERS) --dist loadfile
 
 bench: install
 	$(PY) -m medaug_jax.bench --out=runs/bench
