@@ -70,16 +70,32 @@ def methods_of(grid):
   return out
 
 
+def _largest_ratio_first(methods):
+  """methods, each method's ratio variants in the slots they hold but in
+  decreasing ratio: the first trains the generator and makes the most
+  images, the others take their first images of each class (siblings)."""
+  ratio = lambda m: float(m.partition('@')[2] or 0)
+  slots = {}
+  for i, m in enumerate(methods):
+    slots.setdefault(m.partition('@')[0], []).append(i)
+  out = list(methods)
+  for idx in slots.values():
+    for i, m in zip(idx, sorted((methods[i] for i in idx), key=ratio, reverse=True)):
+      out[i] = m
+  return out
+
+
 def cells(grid):
   """[(dataset, method)] in the order workers take them: dataset by dataset
   (table order), or with grid.order 'methods' one method on every dataset
   before the next (a grid cut short then has its first methods everywhere)."""
   datasets = [d.lower() for d in _as_tuple(grid.datasets)]
   order = grid.get('order', 'datasets')
+  methods = _largest_ratio_first(methods_of(grid))
   if order == 'datasets':
-    return [(d, m) for d in datasets for m in methods_of(grid)]
+    return [(d, m) for d in datasets for m in methods]
   if order == 'methods':
-    return [(d, m) for m in methods_of(grid) for d in datasets]
+    return [(d, m) for m in methods for d in datasets]
   raise MedaugError(f"config.order must be 'datasets' or 'methods', got {order!r}.")
 
 
@@ -196,23 +212,44 @@ def _clean_checkpoints(cdir, workdirs):
 
 
 def _generator_inputs(config):
-  """What a run's generator phase depends on: its config without the
-  method's name and the classifier (so 'dcgan' and 'dcgan+classic' agree)."""
+  """What a run's trained generator depends on: its config without the
+  method's name, the classifier (so 'dcgan' and 'dcgan+classic' agree) and
+  how many images it samples (so 'dcgan@2' and 'dcgan@10' agree)."""
   sem = workdir_lib.semantic(config)
   for key in ('method', 'classifier'):
     sem.pop(key, None)
+  for key in ('ratio', 'num_per_class'):
+    sem.get('generator', {}).pop(key, None)
   return sem
 
 
+def _count(config):
+  """What sets the images a run samples per class: ('ratio', r) of the real
+  count, or ('num', n). Two runs' counts compare only in the same unit
+  without loading the dataset."""
+  g = config.generator
+  return ('ratio', float(g.ratio)) if g.ratio > 0 else ('num', int(g.num_per_class))
+
+
 def siblings(grid, dataset, method):
-  """The grid's other cells of `dataset` whose generator phase is this
-  cell's own (same generator and settings), in table order."""
+  """The grid's other cells of `dataset` whose generator phase serves this
+  cell's (same trained generator, at least as many images per class), in
+  cell order: the same count first, whose images are copied, then larger
+  ones, whose first images of each class are taken."""
   name = generators.of_method(method)
   if not name:
     return []
-  want = _generator_inputs(cell_config(grid, dataset, method))
-  return [m for m in methods_of(grid) if m != method and generators.of_method(m) == name
-          and _generator_inputs(cell_config(grid, dataset, m)) == want]
+  own = cell_config(grid, dataset, method)
+  want, (unit, n) = _generator_inputs(own), _count(own)
+  out = []
+  for m in _largest_ratio_first(methods_of(grid)):
+    if m == method or generators.of_method(m) != name:
+      continue
+    other = cell_config(grid, dataset, m)
+    o_unit, o_n = _count(other)
+    if o_unit == unit and o_n >= n and _generator_inputs(other) == want:
+      out.append((o_n != n, m))
+  return [m for _, m in sorted(out, key=lambda t: t[0])]
 
 
 def generated_elsewhere(grid, workdir, dataset, method, seed):
@@ -229,7 +266,7 @@ def generated_elsewhere(grid, workdir, dataset, method, seed):
 def _waits_for_sibling(grid, workdir, dataset, method):
   """True when an earlier sibling cell, held by another worker, will make
   generators this cell still lacks: better to take other cells first."""
-  methods = methods_of(grid)
+  methods = [m for d, m in cells(grid) if d == dataset]
   earlier = methods[:methods.index(method)]
   held = [m for m in siblings(grid, dataset, method)
           if m in earlier and workdir_lib.in_use(cell_dir(workdir, dataset, m))]

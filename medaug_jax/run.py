@@ -179,7 +179,9 @@ def train_seeds(config, seeds, workdirs, group_dir, overwrite=False, generated_f
 
   generated_from: per seed, a folder whose finished generator phase is this
   run's own (same generator, data, seed and quality settings; e.g. a grid's
-  'dcgan' cell for 'dcgan+classic'), copied instead of trained again.
+  'dcgan' cell for 'dcgan+classic'), copied instead of trained again; one
+  that made more images per class (a larger synthetic-to-real ratio) gives
+  its first ones of each class (phase.reuse_generated).
   generator_only: stop after the generator phase (returns None); a later
   run of the same seeds reads it back as the phase's cache.
 
@@ -201,11 +203,8 @@ def train_seeds(config, seeds, workdirs, group_dir, overwrite=False, generated_f
       group_dir = workdirs[todo[0]]
     if todo:
       sources = generated_from or [None] * len(seeds)
-      for i in todo:
-        if sources[i] and phase.load_generated(workdirs[i]) is None:
-          phase.copy_generated(sources[i], workdirs[i])
       out = _run_group(config, [configs[i] for i in todo], [workdirs[i] for i in todo],
-                       group_dir, generator_only)
+                       group_dir, generator_only, [sources[i] for i in todo])
       if generator_only:
         return None
       for i, r in zip(todo, out):
@@ -213,8 +212,9 @@ def train_seeds(config, seeds, workdirs, group_dir, overwrite=False, generated_f
   return results
 
 
-def _run_group(config, configs, workdirs, group_dir, generator_only=False):
-  """Both phases for the seeds of `configs` (vmapped when more than one)."""
+def _run_group(config, configs, workdirs, group_dir, generator_only=False, sources=None):
+  """Both phases for the seeds of `configs` (vmapped when more than one);
+  sources: train_seeds' generated_from."""
   t_start = time.perf_counter()
   num_seeds = len(configs) if len(configs) > 1 else None
   os.makedirs(group_dir, exist_ok=True)
@@ -233,6 +233,9 @@ def _run_group(config, configs, workdirs, group_dir, generator_only=False):
     generator = generators.of_method(config.method)
     if generator and (config.generator.num_per_class > 0 or config.generator.ratio > 0):
       t0 = time.perf_counter()
+      for w, d, k, src in zip(workdirs, datasets, keys, sources or [None] * len(workdirs)):
+        if src and not phase.finished(w):
+          phase.reuse_generated(src, w, d, config, k)
       done = [phase.load_generated(w) for w in workdirs]
       if any(d is None for d in done):
         generated, infos, pictures = phase.generator_phase(config, datasets, keys, group_dir,

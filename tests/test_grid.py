@@ -3,11 +3,12 @@ the rest go on, vmapped seeds equal seeds run one by one."""
 import json
 import os
 
+import jax
 import numpy as np
 import pytest
 
 from configs import grid as grid_config
-from medaug_jax import grid, report, run
+from medaug_jax import data, grid, report, run
 from medaug_jax.generators import phase
 
 SEEDS = (0, 1)
@@ -231,3 +232,36 @@ def test_generator_mode_vmaps_generators_and_siblings_share_them(first_run, tmp_
   os.remove(os.path.join(own, phase.GENERATED))
   assert grid.generated_elsewhere(g, str(tmp_path), 'synthetic', 'cvae+classic', SEEDS[0]) is None
   assert phase.load_generated(own) is None and not phase.finished(own)
+
+
+def test_ratio_sweep_trains_each_generator_once(tmp_path):
+  """A ratio sweep's cells share one trained generator per seed: the largest
+  ratio trains it and samples, the smaller ones take its first images of
+  each class and measure them again."""
+  g = tiny_grid(methods=('cvae',), vmap=False)
+  g.seeds = (0,)
+  g.ratios = (0.5, 1)
+  assert grid.cells(g) == [('synthetic', 'cvae@1'), ('synthetic', 'cvae@0.5')]
+  assert grid.siblings(g, 'synthetic', 'cvae@0.5') == ['cvae@1']
+  assert grid.siblings(g, 'synthetic', 'cvae@1') == []
+  grid.run_grid(g, str(tmp_path))
+  big, small = (os.path.join(tmp_path, 'synthetic', m, 'seed_0') for m in ('cvae@1', 'cvae@0.5'))
+  res_big, res_small = _results(str(tmp_path), 'cvae@1', 0), _results(str(tmp_path), 'cvae@0.5', 0)
+  # 48 real images in 2 classes: 24 and 12 generated per class.
+  assert (res_big['sizes']['generated'], res_small['sizes']['generated']) == (48, 24)
+  info = res_small['generator']
+  assert info['reused_from'] == os.path.abspath(big) and info['subset_of'] == [24, 24]
+  assert info['final'] == res_big['generator']['final']
+  assert info['quality'].keys() == res_big['generator']['quality'].keys()
+  assert info['quality'] != res_big['generator']['quality']  # measured on its own images
+  with open(os.path.join(small, 'metrics.jsonl')) as f:
+    assert {json.loads(l)['phase'] for l in f} == {'classifier'}
+  with np.load(os.path.join(big, phase.GENERATED)) as a, \
+       np.load(os.path.join(small, phase.GENERATED)) as b:
+    want = phase.first_per_class(data.Split(a['images'], a['labels']), 2, 12)
+    np.testing.assert_array_equal(b['images'], want.images)
+    np.testing.assert_array_equal(b['labels'], np.repeat([0, 1], 12))
+  # A source with fewer images per class than a run asks for is not used.
+  config = grid._seed_config(grid.cell_config(g, 'synthetic', 'cvae@1'), 0)
+  assert not phase.reuse_generated(small, str(tmp_path / 'other'), data.load(config), config,
+                                   jax.random.key(0))

@@ -62,8 +62,9 @@ def test_combined_and_ratio_methods():
   assert grid.cell_config(g, 'synthetic', 'classic').classifier.augment == 'standard'
   assert grid.cell_config(g, 'synthetic', 'none').classifier.augment == 'none'
   g.ratios = (0.5, 2)
+  # The larger ratio runs first: the smaller one takes a subset of its images.
   assert grid.cells(g) == [('synthetic', m) for m in
-                           ('none', 'classic', 'cvae+classic@0.5', 'cvae+classic@2')]
+                           ('none', 'classic', 'cvae+classic@2', 'cvae+classic@0.5')]
   assert grid.cell_config(g, 'synthetic', 'cvae+classic@2').generator.ratio == 2.0
   g.ratios = (1, 0)
   with pytest.raises(MedaugError, match='config.ratios must all be > 0'):

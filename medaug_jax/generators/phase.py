@@ -96,11 +96,8 @@ def generator_phase(config, datasets, seed_keys, group_dir, mesh, log, num_seeds
     generated.append(split)
     final = {key: (v[s] if num_seeds else v) for key, v in last.items()
              if key not in ('phase', 'epoch', 'epoch_s')}
-    t_quality = time.perf_counter()
-    ctx = quality.Context(d, split, config, k)
-    measured = quality.compute(quality.names_of(config.quality), ctx)
-    quality_s = time.perf_counter() - t_quality
-    pictures.append(ctx.pictures)
+    measured, quality_s, drawn = measure(d, split, config, k)
+    pictures.append(drawn)
     warning = collapse_warning(result.history, s if num_seeds else None)
     if warning:
       logging.warning('generator %s: %s', name, warning)
@@ -109,6 +106,15 @@ def generator_phase(config, datasets, seed_keys, group_dir, mesh, log, num_seeds
                   'quality': measured, 'quality_s': round(quality_s, 3),
                   'warnings': [warning] if warning else []})
   return generated, infos, pictures
+
+
+def measure(ds, generated, config, key):
+  """(quality measures, seconds, pictures) of generated images against ds's
+  training split."""
+  t0 = time.perf_counter()
+  ctx = quality.Context(ds, generated, config, key)
+  measured = quality.compute(quality.names_of(config.quality), ctx)
+  return measured, time.perf_counter() - t0, ctx.pictures
 
 
 def save_generated(workdir, real, generated, class_names, info, pictures=()):
@@ -139,6 +145,39 @@ def load_generated(workdir):
   info = read_json(os.path.join(workdir, INFO))
   with np.load(os.path.join(workdir, GENERATED)) as z:
     return Split(z['images'], z['labels']), info
+
+
+def first_per_class(split, num_classes, n):
+  """The first n images of each class, class by class. Generated images are
+  independent draws, so these are a draw of n per class from the same
+  generator."""
+  idx = np.concatenate([np.flatnonzero(split.labels == c)[:n] for c in range(num_classes)])
+  return Split(split.images[idx], split.labels[idx])
+
+
+def reuse_generated(source, workdir, ds, config, key):
+  """Gives workdir the finished generator phase of `source` (same generator,
+  data and seed; it may have made more images per class, as a grid's larger
+  synthetic-to-real ratio does): a copy, or its first images of each class
+  with their quality measured again. False when `source` has fewer images of
+  some class than this run asks for."""
+  want = per_class(config.generator, len(ds.train), ds.num_classes)
+  split, info = load_generated(source)
+  have = np.bincount(split.labels, minlength=ds.num_classes)
+  if (have == want).all():
+    copy_generated(source, workdir)
+    return True
+  if (have < want).any():
+    logging.warning('%s made %s images per class, fewer than the %d wanted: not reused',
+                    source, have.tolist(), want)
+    return False
+  sub = first_per_class(split, ds.num_classes, want)
+  measured, quality_s, drawn = measure(ds, sub, config, key)
+  save_generated(workdir, ds.train, sub, ds.class_names,
+                 dict(info, quality=measured, quality_s=round(quality_s, 3),
+                      reused_from=os.path.abspath(source), subset_of=have.tolist()),
+                 drawn)
+  return True
 
 
 def copy_generated(source, workdir):
