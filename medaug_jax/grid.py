@@ -324,7 +324,7 @@ def run_cell(grid, workdir, dataset, method, overwrite=False, log=print):
     group = _group_dir(cdir, config, [s for s, _ in todo])
     try:
       run_lib.train_seeds(config, [s for s, _ in todo], [w for _, w in todo], group,
-                        overwrite)
+                          overwrite, generated_from=[sources[s] for s, _ in todo])
       split_metrics(os.path.join(group, 'metrics.jsonl'), [s for s, _ in todo],
                     [w for _, w in todo])
     except Exception as e:  # pylint: disable=broad-except
