@@ -460,6 +460,12 @@ def markdown(collected, table, plots, galleries, correlations=()):
         + ''.join(f'{_quality_cell(r, k)} | ' for k in qkeys)
         + f"{_wall(r['wall_s'])} | {_status(r)} |")
   lines += _reference_note(table)
+  if any('@' in r['method'] for r in table):
+    lines += ['', 'A method `m@r` adds r times as many synthetic images as there are real '
+              'training images, the same number for every class. '
+              'The classifier trains for a set number of epochs, so such a run takes about '
+              '(1 + r) times the gradient steps of `none`: a gain with r can come from '
+              'longer training as well as from the images.']
   predictors = [(d, c) for d, c in correlations if c]
   if predictors:
     lines += ['', '## Which measure of the generated images goes with a gain?', '',

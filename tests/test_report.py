@@ -239,6 +239,7 @@ def test_classic_baseline_and_ratio_plot(tmp_path):
   path = report.write_report(root)
   md = open(path).read()
   assert 'Δ AUC vs classic [95% CI]' in md and 'ratio_breastmnist.png' in md
+  assert '(1 + r) times the gradient steps' in md
   assert os.path.getsize(os.path.join(root, 'ratio_breastmnist.png')) > 1000
 
 
