@@ -118,7 +118,7 @@ def plot_ratios(path, dataset, points):
   ratios = sorted({p[0] for pts in points.values() for p in pts})
   ax.set_xticks(ratios, [f'{r:g}' for r in ratios])
   ax.minorticks_off()
-  ax.set_xlabel('synthetic images per real image (per class)')
+  ax.set_xlabel('synthetic-to-real ratio (generated / real training images)')
   ax.set_ylabel('test AUC minus none (paired, 95% CI)')
   ax.set_title(dataset)
   ax.grid(alpha=0.3)
