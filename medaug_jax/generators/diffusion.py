@@ -33,13 +33,14 @@ from medaug_jax.generators.base import Conv, OneNetwork, upsample
 
 SOLVERS = ('heun', 'euler')
 LOOPS = ('auto', 'scan', 'python')
-# 'auto' on CPU. Measured here (2 shared, busy cores, XLA:CPU, JAX 0.10.2)
-# sampling 64 images with guidance (128 per network call) from an 8-wide UNet,
-# channel_mult (1, 2), 1 block, 8 Heun steps, after compilation, two rounds of
-# 3 calls: scan 3.77, 3.33, 3.29 / 3.51, 3.69, 2.68 s; Python loop of jitted
-# steps 1.90, 1.86, 2.42 / 2.87, 2.84, 3.33 s (medians 3.4 s vs 2.6 s).
-# Elsewhere 'auto' is scan: one dispatch per batch rather than one per step.
-CPU_LOOP = 'python'
+# 'auto' on CPU: the scan. At configs/diffusion_cpu.py's size (300 guided
+# images, 10 Heun steps, 16-wide UNet) on a quiet 2-core Xeon, interleaved
+# calls took 13.6-17.3 s against 15.1-18.9 s for a Python loop of jitted
+# steps, and 17.7-22.2 against 18.7-23.5 s in a second run (BENCHMARKS.md,
+# "The diffusion sampler"). An 8-wide UNet sampling 64 images on a busy
+# machine had favoured the Python loop (medians 2.6 against 3.4 s).
+# Elsewhere 'auto' is the scan too: one dispatch per batch rather than one per step.
+CPU_LOOP = 'scan'
 
 
 def timestep_embedding(t, dim):
