@@ -226,7 +226,7 @@ class Objective(OneNetwork):
     return jax.lax.scan(body, x, jnp.stack([ts[:-1], ts[1:]], -1))[0]
 
   def integrate_python(self, params, x, y, ts, w, guided):
-    """The ODE as a Python loop of jitted steps (faster than scan on XLA:CPU)."""
+    """The ODE as a Python loop of jitted steps: one dispatch per step."""
     for i in range(len(ts) - 1):
       x = self._step(params, x, y, ts[i], ts[i + 1], w, guided=guided)
     return x
