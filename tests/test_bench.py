@@ -13,6 +13,7 @@ from absl import app
 import pytest
 
 from medaug_jax.bench import throughput, torch_twins
+from medaug_jax.ops import onednn
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = dict(batch=8, width=4, gen_width_div=16, repeats=1, gen_block=2, peak_size=128,
@@ -50,7 +51,9 @@ def test_jax_side_writes_json_and_markdown(tmp_path):
     assert jax_row['flops_per_step'] > 0 and jax_row['gflops_per_s'] > 0
     assert 0 < jax_row['fraction_of_peak']
   train_rows = {r['impl'] for r in saved['cases'][0]['rows']}
-  assert train_rows == {'jax', 'jax (lax.conv)', 'jax + classic augmentation'}
+  # Where oneDNN's convolutions run, the step without them is timed beside.
+  without = {'jax (no oneDNN)'} if not onednn.available() else set()
+  assert train_rows == {'jax', 'jax (lax.conv)', 'jax + classic augmentation'} | without
   # A ResNet train step does about 3x the FLOPs of its eval pass.
   ratio = saved['cases'][0]['rows'][0]['flops_per_step'] / saved['cases'][1]['rows'][0]['flops_per_step']
   assert 2 < ratio < 4.5
@@ -104,7 +107,7 @@ def test_torch_side_eager(tmp_path):
   # One torch thread: OpenMP barriers on a busy 2-core CI box are slow.
   models = ['ae', 'cvae', 'cgan', 'dcgan', 'cvae_conv']
   _, saved, md = _run(tmp_path, torch=True, torch_compile=False, epoch=False,
-                      torch_threads=1, models=models)
+                      torch_threads=1, models=models, without_onednn=False)
   assert [c['model'] for c in saved['cases']] == models
   for case in saved['cases']:
     rows = {r['impl']: r for r in case['rows']}
@@ -119,7 +122,7 @@ def test_torch_side_eager(tmp_path):
 def test_generator_without_twin_gets_no_torch_columns(tmp_path, monkeypatch):
   monkeypatch.delitem(torch_twins.TWINS, 'ae')
   _, saved, md = _run(tmp_path, torch=True, torch_compile=False, epoch=False,
-                      torch_threads=1, models=['ae'])
+                      torch_threads=1, models=['ae'], without_onednn=False)
   (case,) = saved['cases']
   assert [r['impl'] for r in case['rows']] == ['jax']
   assert '| ae | 1 |' in md
@@ -310,9 +313,10 @@ def test_layer_benchmark_runs_and_formats():
     assert rows[0][f'{n} grad'] > 0 and f'{n} fwd' not in rows[1] and f'{n} fwd' not in rows[2]
   assert set(layers.LAYER_SETS) == {'resnet', 'thin'}
   md = layers.markdown(rows)
+  dnnl = 'onednn fwd | onednn fwd+bwd | ' if not onednn.available() else ''
   assert md.splitlines()[0] == ('| layer | lax fwd | lax fwd+bwd | ours fwd | ours fwd+bwd | '
-                                'im2col fwd | im2col fwd+bwd | winograd fwd | winograd fwd+bwd | '
-                                'winograd_f4 fwd | winograd_f4 fwd+bwd |')
+                                f'{dnnl}im2col fwd | im2col fwd+bwd | winograd fwd | '
+                                'winograd fwd+bwd | winograd_f4 fwd | winograd_f4 fwd+bwd |')
   assert len(md.splitlines()) == 5 and md.splitlines()[3].endswith('| - | - | - | - |')
   # --impls picks the columns.
   rows = layers.run(batch=2, repeats=1, use_torch=False, layers=((4, 16, 16, 1),),

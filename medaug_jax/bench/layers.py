@@ -8,7 +8,8 @@
 For each distinct 3x3 conv of the ResNet-18 at width 64 it times, interleaved
 after a warm-up, the forward and forward+backward (gradients for input and
 kernel) of lax.conv_general_dilated, of our ops.conv_cpu.conv_general_dilated
-(on CPU: the implementation it picks for the layer), of its im2col matmul, Winograd
+(on CPU: the implementation it picks for the layer), of oneDNN's direct
+convolution (ops/onednn.py, where available), of its im2col matmul, Winograd
 F(2x2, 3x3) and F(4x4, 3x3) convolutions alone (the last two on stride-1 layers)
 and of torch's conv2d where torch is installed, and prints
 GFLOP/s (the conv's own FLOPs, 3x for forward+backward) as a Markdown table. The evidence behind the choices in ops/conv_cpu.py (BENCHMARKS.md).
@@ -64,7 +65,7 @@ def _torch_fns(stride):
   return fwd, grad
 
 
-IMPLS = ('lax', 'ours', 'im2col', 'winograd', 'winograd_f4', 'torch')
+IMPLS = ('lax', 'ours', 'onednn', 'im2col', 'winograd', 'winograd_f4', 'torch')
 
 
 def _only(fn):
@@ -76,7 +77,7 @@ def run(batch=128, repeats=5, use_torch=True, layers=LAYERS, impls=IMPLS):
   import jax  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
   from jax import lax  # pylint: disable=g-import-not-at-top
-  from medaug_jax.ops import conv_cpu  # pylint: disable=g-import-not-at-top
+  from medaug_jax.ops import conv_cpu, onednn  # pylint: disable=g-import-not-at-top
   rows = []
   for hw, cin, cout, s in layers:
     rs = np.random.RandomState(0)
@@ -87,6 +88,9 @@ def run(batch=128, repeats=5, use_torch=True, layers=LAYERS, impls=IMPLS):
     cands = {'lax': (_jax_fns(lax.conv_general_dilated, s), on_device),
              'ours': (_jax_fns(conv_cpu.conv_general_dilated, s), on_device),
              'im2col': (_jax_fns(_only(im2col), s), on_device)}
+    if not onednn.available():
+      cands['onednn'] = (_jax_fns(_only(functools.partial(
+          onednn.conv, strides=(s, s), pads=((1, 1), (1, 1)))), s), on_device)
     if s == 1 and cin >= 16:  # Winograd's tiles need no fewer inputs than that
       cands['winograd'] = (_jax_fns(_only(conv_cpu.winograd_conv3x3), s), on_device)
       cands['winograd_f4'] = (_jax_fns(_only(conv_cpu.winograd_f4_conv3x3), s), on_device)

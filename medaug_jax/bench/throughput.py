@@ -38,6 +38,7 @@ from absl import app, flags
 
 from medaug_jax import config_lib, generators, hostmem
 from medaug_jax.bench import machine, torch_twins
+from medaug_jax.ops import onednn
 
 RESNETS = ('resnet_train', 'resnet_eval')
 # Models the benchmark knows, in table order.
@@ -61,6 +62,8 @@ flags.DEFINE_integer('num_seeds', 0, 'Also time the JAX steps with this many see
                      '(0: off).')
 flags.DEFINE_bool('baseline', False, 'Also time the ResNet train step with plain lax '
                   'convolutions (without medaug_jax.ops.conv_cpu).')
+flags.DEFINE_bool('without_onednn', True, "Also time the JAX steps with conv_cpu's XLA-based "
+                  "convolutions in place of oneDNN's (when oneDNN's are available).")
 flags.DEFINE_bool('classic', True, "Also time the ResNet train step with the 'standard' "
                   'classic augmentation (medaug_jax/transforms.py) in it.')
 flags.DEFINE_bool('torch', None, 'PyTorch columns (default: when torch is importable).')
@@ -257,12 +260,18 @@ def _compile(fn, *args):
   return lowered, compiled, time.perf_counter() - t
 
 
-def jax_impl(model, channels, o, num_seeds=0, plain_conv=False, augment=False):
+def jax_impl(model, channels, o, num_seeds=0, plain_conv=False, augment=False, use_onednn=True):
   """The trainer's jitted step (or the classifier's jitted eval pass).
 
   plain_conv: trace the ResNet with lax.conv_general_dilated as it is.
   augment: the ResNet step with the 'standard' classic augmentation.
+  use_onednn: False traces it with conv_cpu's XLA-based convolutions only.
   """
+  if not use_onednn:
+    with onednn.turned_off():
+      impl = jax_impl(model, channels, o, num_seeds, plain_conv, augment)
+    impl.name += ' (no oneDNN)'
+    return impl
   if plain_conv:
     with _lax_convolutions():
       impl = jax_impl(model, channels, o, num_seeds)
@@ -479,6 +488,8 @@ def run(**values):
   for model in o.models:
     for ch in o.channels:
       impls = [jax_impl(model, ch, o)]
+      if o.without_onednn and not onednn.available():
+        impls.append(jax_impl(model, ch, o, use_onednn=False))
       if o.baseline and model == 'resnet_train':
         impls.append(jax_impl(model, ch, o, plain_conv=True))
       if o.classic and model == 'resnet_train':

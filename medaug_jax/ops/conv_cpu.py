@@ -14,6 +14,8 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from medaug_jax.ops import onednn
+
 _DIMS = ('NHWC', 'HWIO', 'NHWC')
 # Measured on a 2-core AVX-512 Xeon (BENCHMARKS.md, "Thin layers"): below
 # this many input channels (a stem: 1 or 3) the im2col matmul beat XLA's
@@ -24,6 +26,10 @@ _DIMS = ('NHWC', 'HWIO', 'NHWC')
 # the wide input for a matmul with few columns.
 _MATMUL_MIN_IN_CHANNELS = 16
 _LIBRARY_MAX_OUT_CHANNELS = 16
+# oneDNN's direct 3x3 stride-1 conv lost to Winograd F(2x2, 3x3) on the
+# ResNet's 4x4x512 layer (1.8x slower forward+backward, BENCHMARKS.md "oneDNN
+# convolutions"): few pixels, a 9.4 MB kernel reordered on every call.
+_ONEDNN_MIN_STRIDE1_PIXELS = 16
 
 
 def _xla_conv(x, w, strides, pads):
@@ -169,8 +175,15 @@ def winograd_f4_conv3x3(x, w):
   return _output(_matmuls(vs, _filter(w, _F4)), x.shape[:3], _F4).astype(x.dtype)
 
 
-def cpu_impl(w_shape, strides, pads):
-  """Which of the CPU convolutions runs a conv: 'winograd', 'im2col' or 'lax'.
+def cpu_impl(w_shape, strides, pads, x_shape=None, dtype=jnp.float32):
+  """Which CPU convolution runs a conv: 'onednn', 'winograd', 'im2col' or 'lax'.
+
+  oneDNN's direct convolutions take every float32 conv they win (all but
+  3x3 stride-1 convs of maps of 4x4 or less, where Winograd's matmuls win)
+  when onednn.available() and the program runs on one CPU device: XLA
+  cannot split a custom call over a mesh, so with several (forced host
+  devices, processes of a pod test) every device would run the whole batch.
+  Without x_shape the choice is among the others.
 
   Winograd F(2x2, 3x3) takes every 3x3 stride-1 'SAME' conv with at least 16
   inputs and more than 16 outputs (the ResNet's stride-1 layers: 1.6-2.3x
@@ -181,6 +194,11 @@ def cpu_impl(w_shape, strides, pads):
   per-layer figures.
   """
   cin, cout = w_shape[2:]
+  if (x_shape is not None and dtype == jnp.float32 and jax.device_count() == 1
+      and not onednn.available()
+      and not (tuple(w_shape[:2]) == (3, 3) and strides == (1, 1)
+               and x_shape[1] * x_shape[2] <= _ONEDNN_MIN_STRIDE1_PIXELS)):
+    return 'onednn'
   if cin >= _MATMUL_MIN_IN_CHANNELS and cout <= _LIBRARY_MAX_OUT_CHANNELS:
     return 'lax'
   if (tuple(w_shape[:2]) == (3, 3) and strides == (1, 1) and pads == ((1, 1), (1, 1))
@@ -190,7 +208,9 @@ def cpu_impl(w_shape, strides, pads):
 
 
 def _cpu_conv(x, w, strides, pads):
-  impl = cpu_impl(w.shape, strides, pads)
+  impl = cpu_impl(w.shape, strides, pads, x.shape, x.dtype)
+  if impl == 'onednn':
+    return onednn.conv(x, w, strides, pads)
   if impl == 'winograd':
     return winograd_conv3x3(x, w)
   if impl == 'im2col':

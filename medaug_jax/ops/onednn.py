@@ -1,0 +1,186 @@
+"""oneDNN's direct convolutions inside jitted JAX programs on x86 CPUs.
+
+XLA:CPU's convolutions, and the matmul rewrites of them in conv_cpu, spend
+their time in memory passes (patches, Winograd tiles) on a machine with
+~20 GB/s; oneDNN's JIT kernels, the ones torch runs on the same CPU, do not.
+onednn_conv.cc wraps its forward, input-gradient and kernel-gradient
+primitives as XLA FFI custom calls; `conv` joins them with a custom VJP.
+
+The library comes from PyPI (onednn-cpu-gomp, and its headers from
+onednn-devel-cpu-gomp, both x86-64 Linux); the wrapper is compiled with the
+system's C++ compiler on first use, about 5 s, and kept in
+$MEDAUG_JAX_ONEDNN_CACHE or ~/.cache/medaug_jax/onednn (per source, JAX and
+oneDNN version). Where any of that is missing, `available()` says why, and
+conv_cpu keeps its own convolutions (one warning in the log).
+MEDAUG_JAX_ONEDNN=off turns it off.
+"""
+
+import contextlib
+import ctypes
+import functools
+import hashlib
+import importlib.metadata
+import os
+import pathlib
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+
+from absl import logging
+import jax
+import numpy as np
+
+_SOURCE = pathlib.Path(__file__).with_name('onednn_conv.cc')
+# Versioned: programs in JAX's persistent compilation cache name their
+# custom calls, and a changed ABI must not meet an old program.
+_TARGETS = {'forward': 'medaug_onednn_conv_forward_v1',
+            'input_grad': 'medaug_onednn_conv_input_grad_v1',
+            'kernel_grad': 'medaug_onednn_conv_kernel_grad_v1'}
+_SYMBOLS = {'forward': 'MedaugConvForward', 'input_grad': 'MedaugConvInputGrad',
+            'kernel_grad': 'MedaugConvKernelGrad'}
+
+
+class Unavailable(Exception):
+  """Why oneDNN's convolutions cannot run here."""
+
+
+def _located(dist, suffix):
+  try:
+    files = importlib.metadata.files(dist) or ()
+  except importlib.metadata.PackageNotFoundError:
+    raise Unavailable(f'the package {dist} is not installed') from None
+  for f in files:
+    if str(f).endswith(suffix):
+      return pathlib.Path(f.locate()).resolve()
+  raise Unavailable(f'{dist} has no {suffix}')
+
+
+def _cache_dir(environ=os.environ):
+  return pathlib.Path(environ.get('MEDAUG_JAX_ONEDNN_CACHE') or os.path.join(
+      environ.get('XDG_CACHE_HOME') or os.path.join(os.path.expanduser('~'), '.cache'),
+      'medaug_jax', 'onednn'))
+
+
+def build():
+  """The compiled wrapper's path, compiling it if this machine has none yet."""
+  if sys.platform != 'linux' or platform.machine() not in ('x86_64', 'AMD64'):
+    raise Unavailable(f'oneDNN wheels exist for x86-64 Linux only, not {sys.platform} '
+                      f'{platform.machine()}')
+  lib = _located('onednn-cpu-gomp', 'libdnnl.so')
+  header = _located('onednn-devel-cpu-gomp', 'oneapi/dnnl/dnnl.hpp')
+  include = header.parent.parent.parent
+  cxx = os.environ.get('CXX') or 'g++'
+  if not shutil.which(cxx):
+    raise Unavailable(f'no C++ compiler ({cxx}) to build the oneDNN wrapper; set CXX')
+  key = hashlib.sha256(b'\0'.join([
+      _SOURCE.read_bytes(), importlib.metadata.version('jaxlib').encode(), str(lib).encode(),
+      importlib.metadata.version('onednn-cpu-gomp').encode()])).hexdigest()[:16]
+  out = _cache_dir() / key / 'libmedaug_onednn.so'
+  if out.exists():
+    return out
+  out.parent.mkdir(parents=True, exist_ok=True)
+  logging.info('compiling the oneDNN convolution wrapper into %s', out)
+  # Compiled beside its final path and renamed: processes that build at the
+  # same time each rename a whole file.
+  with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
+    part = pathlib.Path(tmp) / out.name
+    cmd = [cxx, '-O2', '-std=c++17', '-shared', '-fPIC', '-w',
+           f'-I{jax.ffi.include_dir()}', f'-I{include}', str(_SOURCE),
+           f'-L{lib.parent}', '-ldnnl', f'-Wl,-rpath,{lib.parent}', '-o', str(part)]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if done.returncode:
+      last = (done.stderr.strip().splitlines() or [''])[-1]
+      raise Unavailable(f'compiling {_SOURCE.name} failed (exit {done.returncode}) {last}')
+    os.replace(part, out)
+  return out
+
+
+@functools.lru_cache(maxsize=None)
+def _library():
+  lib = ctypes.CDLL(str(build()))
+  for name, target in _TARGETS.items():
+    jax.ffi.register_ffi_target(target, jax.ffi.pycapsule(getattr(lib, _SYMBOLS[name])),
+                                platform='cpu')
+  lib.medaug_conv_impls.restype = ctypes.c_char_p
+  lib.medaug_conv_impls.argtypes = [ctypes.c_int64] * 15
+  return lib
+
+
+_turned_off = []
+
+
+@contextlib.contextmanager
+def turned_off():
+  """Models traced inside use conv_cpu's XLA-based convolutions (benchmarks)."""
+  _turned_off.append(True)
+  try:
+    yield
+  finally:
+    _turned_off.pop()
+
+
+def available():
+  """'' when oneDNN's convolutions can run here, else why not (logged once)."""
+  if _turned_off:
+    return 'turned off for this trace'
+  if os.environ.get('MEDAUG_JAX_ONEDNN', '').lower() in ('off', '0', 'false'):
+    return 'turned off by MEDAUG_JAX_ONEDNN'
+  return _loaded()
+
+
+@functools.lru_cache(maxsize=None)
+def _loaded():
+  try:
+    _library()
+  except (Unavailable, OSError) as e:
+    logging.warning('oneDNN convolutions unavailable (%s); using XLA-based ones.', e)
+    return str(e)
+  return ''
+
+
+def _geometry(x_shape, w_shape, strides, pads):
+  n, h, w, c = x_shape
+  kh, kw, _, o = w_shape
+  oh = (h + pads[0][0] + pads[0][1] - kh) // strides[0] + 1
+  ow = (w + pads[1][0] + pads[1][1] - kw) // strides[1] + 1
+  return (n, h, w, c, o, kh, kw, oh, ow, *strides, *pads[0], *pads[1])
+
+
+def implementations(x_shape, w_shape, strides, pads):
+  """oneDNN's names for the kernels that run a conv (for the layer benchmark)."""
+  return _library().medaug_conv_impls(*_geometry(x_shape, w_shape, strides, pads)).decode()
+
+
+def _call(kind, out_shape, a, b, strides, pads):
+  # vmapped (seeds as a batch axis): one call per seed, each with its own
+  # kernel; a grouped convolution would need another primitive.
+  return jax.ffi.ffi_call(_TARGETS[kind], jax.ShapeDtypeStruct(out_shape, a.dtype),
+                          vmap_method='sequential')(
+      a, b, strides=np.asarray(strides, np.int64),
+      pads=np.asarray([*pads[0], *pads[1]], np.int64))
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
+def conv(x, w, strides, pads):
+  """The NHWC/HWIO float32 conv of lax.conv_general_dilated, by oneDNN.
+
+  strides: (sh, sw); pads: ((top, bottom), (left, right)). Call only when
+  available() is ''.
+  """
+  g = _geometry(x.shape, w.shape, strides, pads)
+  return _call('forward', (g[0], g[7], g[8], g[4]), x, w, strides, pads)
+
+
+def _conv_fwd(x, w, strides, pads):
+  return conv(x, w, strides, pads), (x, w)
+
+
+def _conv_bwd(strides, pads, saved, dy):
+  x, w = saved
+  return (_call('input_grad', x.shape, dy, w, strides, pads),
+          _call('kernel_grad', w.shape, x, dy, strides, pads))
+
+
+conv.defvjp(_conv_fwd, _conv_bwd)

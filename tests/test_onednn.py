@@ -1,0 +1,112 @@
+"""oneDNN's convolutions as XLA custom calls: against lax, under vmap, and their build."""
+import platform
+import sys
+
+import jax
+import jax.numpy as jnp
+import pytest
+
+from medaug_jax.ops import conv_cpu, onednn
+
+X86_LINUX = sys.platform == 'linux' and platform.machine() == 'x86_64'
+needs_onednn = pytest.mark.skipif(not X86_LINUX, reason='oneDNN wheels are x86-64 Linux only')
+
+_DIMS = ('NHWC', 'HWIO', 'NHWC')
+
+
+def _lax(x, w, strides, pads):
+  return jax.lax.conv_general_dilated(x, w, strides, pads, dimension_numbers=_DIMS,
+                                      precision=jax.lax.Precision.HIGHEST)
+
+
+def _max_rel_err(a, b):
+  return float(jnp.max(jnp.abs(a - b)) / jnp.max(jnp.abs(b)))
+
+
+@needs_onednn
+def test_available_where_its_wheels_install():
+  # setup.cfg installs onednn-cpu-gomp on x86-64 Linux: a broken install or
+  # build must fail here, not quietly slow every run down.
+  assert onednn.available() == ''
+
+
+# The ResNet's layers (stride 1 and 2, a 1x1 projection, the grey stem), the
+# padding lax gives an even map under 'SAME' with stride 2, a 4x4 kernel, and
+# an odd map.
+@needs_onednn
+@pytest.mark.parametrize('size,cin,cout,k,s,pads', [
+    (28, 64, 64, 3, 1, ((1, 1), (1, 1))),
+    (28, 1, 64, 3, 1, ((1, 1), (1, 1))),
+    (14, 32, 64, 3, 2, ((1, 1), (1, 1))),
+    (14, 32, 64, 1, 2, ((0, 0), (0, 0))),
+    (14, 16, 32, 3, 2, ((0, 1), (0, 1))),
+    (8, 16, 8, 4, 2, ((1, 1), (1, 1))),
+    (5, 16, 24, 3, 1, ((1, 1), (1, 1))),
+])
+def test_values_and_gradients_match_lax(size, cin, cout, k, s, pads):
+  kx, kw, kd = jax.random.split(jax.random.key(0), 3)
+  x = jax.random.normal(kx, (3, size, size, cin))
+  w = jax.random.normal(kw, (k, k, cin, cout)) / (k * cin ** .5)
+  y = _lax(x, w, (s, s), pads)
+  d = jax.random.normal(kd, y.shape)
+
+  def value_and_grads(conv):
+    return jax.jit(jax.value_and_grad(lambda x, w: jnp.sum(conv(x, w, (s, s), pads) * d),
+                                      (0, 1)))(x, w)
+
+  (_, (dx, dw)), (_, (rdx, rdw)) = value_and_grads(onednn.conv), value_and_grads(_lax)
+  errs = [_max_rel_err(jax.jit(onednn.conv, static_argnums=(2, 3))(x, w, (s, s), pads), y),
+          _max_rel_err(dx, rdx), _max_rel_err(dw, rdw)]
+  assert max(errs) < 1e-4, errs
+
+
+@needs_onednn
+def test_vmapped_seeds_get_their_own_kernels():
+  kx, kw = jax.random.split(jax.random.key(1))
+  x = jax.random.normal(kx, (2, 4, 7, 7, 8))
+  w = jax.random.normal(kw, (2, 3, 3, 8, 16))
+  pads = ((1, 1), (1, 1))
+  grads = jax.jit(jax.vmap(jax.grad(lambda x, w: jnp.sum(onednn.conv(x, w, (1, 1), pads) ** 2),
+                                    (0, 1))))(x, w)
+  for i in range(2):
+    want = jax.grad(lambda x, w: jnp.sum(_lax(x, w, (1, 1), pads) ** 2), (0, 1))(x[i], w[i])
+    for got, ref in zip(grads, want):
+      assert _max_rel_err(got[i], ref) < 1e-4
+
+
+@needs_onednn
+def test_conv_cpu_takes_onednn_where_it_wins():
+  same = ((1, 1), (1, 1))
+  pick = lambda w, s, x, dtype=jnp.float32: conv_cpu.cpu_impl(w, s, same, x, dtype)
+  assert pick((3, 3, 64, 64), (1, 1), (128, 28, 28, 64)) == 'onednn'
+  assert pick((3, 3, 256, 512), (2, 2), (128, 7, 7, 256)) == 'onednn'
+  # 4x4 maps: Winograd's 2.25x fewer multiplies win there.
+  assert pick((3, 3, 512, 512), (1, 1), (128, 4, 4, 512)) == 'winograd'
+  # Only float32; and switched off, the XLA-based choices come back.
+  assert pick((3, 3, 64, 64), (1, 1), (128, 28, 28, 64), jnp.bfloat16) == 'winograd'
+  with onednn.turned_off():
+    assert pick((3, 3, 64, 64), (1, 1), (128, 28, 28, 64)) == 'winograd'
+  assert 'brgconv' in onednn.implementations((128, 28, 28, 64), (3, 3, 64, 64), (1, 1), same)
+
+
+def test_turned_off_by_the_environment(monkeypatch):
+  monkeypatch.setenv('MEDAUG_JAX_ONEDNN', 'off')
+  assert 'MEDAUG_JAX_ONEDNN' in onednn.available()
+
+
+@needs_onednn
+def test_build_is_kept_and_a_failed_one_says_why(tmp_path, monkeypatch):
+  monkeypatch.setenv('MEDAUG_JAX_ONEDNN_CACHE', str(tmp_path / 'ok'))
+  first = onednn.build()
+  stamp = first.stat().st_mtime_ns
+  assert onednn.build() == first and first.stat().st_mtime_ns == stamp
+  assert not list(first.parent.glob('tmp*'))
+  # `false` is a compiler that always fails: nothing is left half-written.
+  monkeypatch.setenv('MEDAUG_JAX_ONEDNN_CACHE', str(tmp_path / 'bad'))
+  monkeypatch.setenv('CXX', 'false')
+  with pytest.raises(onednn.Unavailable, match='compiling onednn_conv.cc failed'):
+    onednn.build()
+  assert not list((tmp_path / 'bad').rglob('*.so'))
+  monkeypatch.setenv('CXX', str(tmp_path / 'no-such-compiler'))
+  with pytest.raises(onednn.Unavailable, match='no C\\+\\+ compiler'):
+    onednn.build()
