@@ -61,6 +61,26 @@ def test_values_and_gradients_match_lax(size, cin, cout, k, s, pads):
 
 
 @needs_onednn
+@pytest.mark.parametrize('s,pads', [(1, ((1, 1), (1, 1))), (2, ((0, 1), (0, 1)))])
+def test_gradients_of_gradients_match_lax(s, pads):
+  # WGAN-GP differentiates D's input gradient with respect to D's weights;
+  # the kernel gradient's own derivative is checked too. tanh makes every
+  # one of the three calls appear in the second derivatives.
+  kx, kw = jax.random.split(jax.random.key(2))
+  x = jax.random.normal(kx, (2, 9, 9, 8))
+  w = jax.random.normal(kw, (3, 3, 8, 16)) / 8
+
+  def second(conv):
+    f = lambda x, w: jnp.sum(jnp.tanh(conv(x, w, (s, s), pads)))
+    by_input = jax.grad(lambda x, w: jnp.sum(jax.grad(f, 0)(x, w) ** 2), (0, 1))(x, w)
+    by_kernel = jax.grad(lambda x, w: jnp.sum(jax.grad(f, 1)(x, w) ** 2), (0, 1))(x, w)
+    return by_input + by_kernel
+
+  for got, ref in zip(jax.jit(lambda: second(onednn.conv))(), second(_lax)):
+    assert _max_rel_err(got, ref) < 1e-4
+
+
+@needs_onednn
 def test_vmapped_seeds_get_their_own_kernels():
   kx, kw = jax.random.split(jax.random.key(1))
   x = jax.random.normal(kx, (2, 4, 7, 7, 8))
@@ -87,6 +107,11 @@ def test_conv_cpu_takes_onednn_where_it_wins():
   with onednn.turned_off():
     assert pick((3, 3, 64, 64), (1, 1), (128, 28, 28, 64)) == 'winograd'
   assert 'brgconv' in onednn.implementations((128, 28, 28, 64), (3, 3, 64, 64), (1, 1), same)
+  # Traced, the jaxpr holds the custom calls and no convolution of XLA's.
+  jaxpr = str(jax.make_jaxpr(lambda x, w: conv_cpu.conv_general_dilated(
+      x, w, (1, 1), 'SAME', dimension_numbers=_DIMS))(jnp.zeros((2, 14, 14, 16)),
+                                                      jnp.zeros((3, 3, 16, 7))))
+  assert 'custom_vjp_call' in jaxpr and 'conv_general_dilated' not in jaxpr
 
 
 def test_turned_off_by_the_environment(monkeypatch):

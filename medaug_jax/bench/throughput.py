@@ -314,7 +314,10 @@ def jax_impl(model, channels, o, num_seeds=0, plain_conv=False, augment=False, u
   if model in RESNETS:
     flops = _resnet_flops(trainer.make_train_step(obj, mesh, num_seeds), *step_args)
   else:
-    flops = _flops(lowered, compiled)
+    # XLA counts no FLOPs in a custom call: count them on a trace without
+    # oneDNN's (the generators' convolutions as before it came).
+    with onednn.turned_off():
+      flops = _flops(trainer.make_train_step(obj, mesh, num_seeds).lower(*step_args))
   box = {'state': state, 'i': 0}
 
   def run_steps(calls):

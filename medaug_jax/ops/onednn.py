@@ -162,6 +162,11 @@ def _call(kind, out_shape, a, b, strides, pads):
       pads=np.asarray([*pads[0], *pads[1]], np.int64))
 
 
+# The three calls are the partial derivatives of one trilinear form,
+# T(x, w, dy) = <conv(x, w), dy>: conv = dT/d dy, input_grad = dT/dx and
+# kernel_grad = dT/dw. So each one's VJP is made of the other two, and
+# gradients of gradients (WGAN-GP's penalty) stay on oneDNN.
+
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
 def conv(x, w, strides, pads):
   """The NHWC/HWIO float32 conv of lax.conv_general_dilated, by oneDNN.
@@ -173,14 +178,46 @@ def conv(x, w, strides, pads):
   return _call('forward', (g[0], g[7], g[8], g[4]), x, w, strides, pads)
 
 
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
+def input_grad(dy, w, x_shape, strides, pads):
+  """dT/dx: the conv's gradient with respect to its input."""
+  return _call('input_grad', x_shape, dy, w, strides, pads)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
+def kernel_grad(x, dy, w_shape, strides, pads):
+  """dT/dw: the conv's gradient with respect to its kernel."""
+  return _call('kernel_grad', w_shape, x, dy, strides, pads)
+
+
 def _conv_fwd(x, w, strides, pads):
   return conv(x, w, strides, pads), (x, w)
 
 
-def _conv_bwd(strides, pads, saved, dy):
+def _conv_bwd(strides, pads, saved, g):
   x, w = saved
-  return (_call('input_grad', x.shape, dy, w, strides, pads),
-          _call('kernel_grad', w.shape, x, dy, strides, pads))
+  return (input_grad(g, w, x.shape, strides, pads),
+          kernel_grad(x, g, w.shape, strides, pads))
+
+
+def _input_grad_fwd(dy, w, x_shape, strides, pads):
+  return input_grad(dy, w, x_shape, strides, pads), (dy, w)
+
+
+def _input_grad_bwd(x_shape, strides, pads, saved, g):
+  dy, w = saved
+  return conv(g, w, strides, pads), kernel_grad(g, dy, w.shape, strides, pads)
+
+
+def _kernel_grad_fwd(x, dy, w_shape, strides, pads):
+  return kernel_grad(x, dy, w_shape, strides, pads), (x, dy)
+
+
+def _kernel_grad_bwd(w_shape, strides, pads, saved, g):
+  x, dy = saved
+  return input_grad(dy, g, x.shape, strides, pads), conv(x, g, strides, pads)
 
 
 conv.defvjp(_conv_fwd, _conv_bwd)
+input_grad.defvjp(_input_grad_fwd, _input_grad_bwd)
+kernel_grad.defvjp(_kernel_grad_fwd, _kernel_grad_bwd)
