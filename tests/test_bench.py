@@ -52,7 +52,7 @@ def test_jax_side_writes_json_and_markdown(tmp_path):
     assert 0 < jax_row['fraction_of_peak']
   train_rows = {r['impl'] for r in saved['cases'][0]['rows']}
   # Where oneDNN's convolutions run, the step without them is timed beside.
-  without = {'jax (no oneDNN)'} if not onednn.available() else set()
+  without = {'jax (no oneDNN)'} if onednn.available() else set()
   assert train_rows == {'jax', 'jax (lax.conv)', 'jax + classic augmentation'} | without
   # A ResNet train step does about 3x the FLOPs of its eval pass.
   ratio = saved['cases'][0]['rows'][0]['flops_per_step'] / saved['cases'][1]['rows'][0]['flops_per_step']
@@ -313,7 +313,7 @@ def test_layer_benchmark_runs_and_formats():
     assert rows[0][f'{n} grad'] > 0 and f'{n} fwd' not in rows[1] and f'{n} fwd' not in rows[2]
   assert set(layers.LAYER_SETS) == {'resnet', 'thin'}
   md = layers.markdown(rows)
-  dnnl = 'onednn fwd | onednn fwd+bwd | ' if not onednn.available() else ''
+  dnnl = 'onednn fwd | onednn fwd+bwd | ' if onednn.available() else ''
   assert md.splitlines()[0] == ('| layer | lax fwd | lax fwd+bwd | ours fwd | ours fwd+bwd | '
                                 f'{dnnl}im2col fwd | im2col fwd+bwd | winograd fwd | '
                                 'winograd fwd+bwd | winograd_f4 fwd | winograd_f4 fwd+bwd |')

@@ -88,7 +88,7 @@ def run(batch=128, repeats=5, use_torch=True, layers=LAYERS, impls=IMPLS):
     cands = {'lax': (_jax_fns(lax.conv_general_dilated, s), on_device),
              'ours': (_jax_fns(conv_cpu.conv_general_dilated, s), on_device),
              'im2col': (_jax_fns(_only(im2col), s), on_device)}
-    if not onednn.available():
+    if onednn.available():
       cands['onednn'] = (_jax_fns(_only(functools.partial(
           onednn.conv, strides=(s, s), pads=((1, 1), (1, 1)))), s), on_device)
     if s == 1 and cin >= 16:  # Winograd's tiles need no fewer inputs than that

@@ -491,7 +491,7 @@ def run(**values):
   for model in o.models:
     for ch in o.channels:
       impls = [jax_impl(model, ch, o)]
-      if o.without_onednn and not onednn.available():
+      if o.without_onednn and onednn.available():
         impls.append(jax_impl(model, ch, o, use_onednn=False))
       if o.baseline and model == 'resnet_train':
         impls.append(jax_impl(model, ch, o, plain_conv=True))

@@ -4,7 +4,9 @@ On a 2-core CPU XLA's library convolutions reach about half the machine's
 matmul speed on wide 28x28 maps, and its kernel gradient is a convolution
 whose window is the whole feature map (3-4x slower than the same FLOPs as
 dots), so wide layers run as matmuls (Winograd or im2col); layers with few
-output channels keep XLA's convolution, which wins there.
+output channels keep XLA's convolution, which wins there. On x86-64 Linux,
+oneDNN's direct convolutions (ops/onednn.py) beat all of these on most
+layers and take them (cpu_impl).
 conv_general_dilated keeps lax's signature, so Flax's nn.Conv takes it as its
 `conv_general_dilated`; GPU and TPU keep XLA's convolutions. BENCHMARKS.md
 has the per-layer figures.
@@ -27,8 +29,10 @@ _DIMS = ('NHWC', 'HWIO', 'NHWC')
 _MATMUL_MIN_IN_CHANNELS = 16
 _LIBRARY_MAX_OUT_CHANNELS = 16
 # oneDNN's direct 3x3 stride-1 conv lost to Winograd F(2x2, 3x3) on the
-# ResNet's 4x4x512 layer (1.8x slower forward+backward, BENCHMARKS.md "oneDNN
-# convolutions"): few pixels, a 9.4 MB kernel reordered on every call.
+# ResNet's 4x4x512 layer (185 against 101 ms forward+backward at batch 128 in
+# a first scratch measurement; `python -m medaug_jax.bench.layers
+# --impls=ours,onednn,winograd` times it): few pixels, and a 9.4 MB kernel
+# reordered on every call. On every other ResNet layer oneDNN won or tied.
 _ONEDNN_MIN_STRIDE1_PIXELS = 16
 
 
@@ -195,7 +199,7 @@ def cpu_impl(w_shape, strides, pads, x_shape=None, dtype=jnp.float32):
   """
   cin, cout = w_shape[2:]
   if (x_shape is not None and dtype == jnp.float32 and jax.device_count() == 1
-      and not onednn.available()
+      and onednn.available()
       and not (tuple(w_shape[:2]) == (3, 3) and strides == (1, 1)
                and x_shape[1] * x_shape[2] <= _ONEDNN_MIN_STRIDE1_PIXELS)):
     return 'onednn'

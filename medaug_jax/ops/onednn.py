@@ -4,13 +4,13 @@ XLA:CPU's convolutions, and the matmul rewrites of them in conv_cpu, spend
 their time in memory passes (patches, Winograd tiles) on a machine with
 ~20 GB/s; oneDNN's JIT kernels, the ones torch runs on the same CPU, do not.
 onednn_conv.cc wraps its forward, input-gradient and kernel-gradient
-primitives as XLA FFI custom calls; `conv` joins them with a custom VJP.
+primitives as XLA FFI custom calls; `conv` joins them with custom VJPs.
 
 The library comes from PyPI (onednn-cpu-gomp, and its headers from
 onednn-devel-cpu-gomp, both x86-64 Linux); the wrapper is compiled with the
 system's C++ compiler on first use, about 5 s, and kept in
 $MEDAUG_JAX_ONEDNN_CACHE or ~/.cache/medaug_jax/onednn (per source, JAX and
-oneDNN version). Where any of that is missing, `available()` says why, and
+oneDNN version). Where any of that is missing, `unavailable_reason()` says why, and
 conv_cpu keeps its own convolutions (one warning in the log).
 MEDAUG_JAX_ONEDNN=off turns it off.
 """
@@ -122,6 +122,11 @@ def turned_off():
 
 
 def available():
+  """Whether oneDNN's convolutions run in programs traced now."""
+  return not unavailable_reason()
+
+
+def unavailable_reason():
   """'' when oneDNN's convolutions can run here, else why not (logged once)."""
   if _turned_off:
     return 'turned off for this trace'
@@ -172,7 +177,7 @@ def conv(x, w, strides, pads):
   """The NHWC/HWIO float32 conv of lax.conv_general_dilated, by oneDNN.
 
   strides: (sh, sw); pads: ((top, bottom), (left, right)). Call only when
-  available() is ''.
+  available().
   """
   g = _geometry(x.shape, w.shape, strides, pads)
   return _call('forward', (g[0], g[7], g[8], g[4]), x, w, strides, pads)
