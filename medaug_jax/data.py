@@ -3,10 +3,10 @@
 Images stay uint8 NHWC all the way to the device; models normalise them inside
 their jitted steps, so the host never holds a float copy.
 """
-import contextlib
 import dataclasses
+import functools
 import hashlib
-import io
+import importlib.util
 import logging
 import math
 import os
@@ -57,13 +57,23 @@ class Dataset:
     return {'train': len(self.train), 'val': len(self.val), 'test': len(self.test)}
 
 
+@functools.lru_cache(maxsize=None)
 def medmnist_info():
-  """medmnist.INFO without importing its torch-backed dataset module."""
-  # medmnist/__init__ tries to import torch and prints a hint when it fails;
-  # we only want the metadata table, so keep that hint off the user's screen.
-  with contextlib.redirect_stdout(io.StringIO()):
-    from medmnist.info import INFO  # pylint: disable=g-import-not-at-top
-  return INFO
+  """medmnist.INFO, read from medmnist/info.py alone.
+
+  The package's __init__ imports its torch-backed datasets: where torch is
+  installed that would load torch, and with it the OpenMP runtime that
+  ops/onednn.py must load first, into every run (where it is not, it prints
+  a hint). info.py imports only the standard library.
+  """
+  spec = importlib.util.find_spec('medmnist')
+  if spec is None or not spec.submodule_search_locations:
+    raise MedaugError('medmnist is not installed: pip install --no-deps medmnist')
+  path = os.path.join(spec.submodule_search_locations[0], 'info.py')
+  info = importlib.util.spec_from_file_location('_medmnist_info', path)
+  module = importlib.util.module_from_spec(info)
+  info.loader.exec_module(module)
+  return module.INFO
 
 
 def default_root():

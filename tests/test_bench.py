@@ -12,7 +12,7 @@ import sys
 from absl import app
 import pytest
 
-from medaug_jax.bench import throughput, torch_twins
+from medaug_jax.bench import throughput, torch_twins, worker
 from medaug_jax.ops import onednn
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -102,6 +102,27 @@ def test_command_line(tmp_path):
   assert '--notorch' in saved['command'] and '| ae | 1 |' in md
 
 
+def _pairs(n):
+  return [(i, lambda a, i=i: (i, a, os.getpid())) for i in range(n)]
+
+
+def test_worker_runs_calls_in_a_process_of_its_own():
+  with worker.Remote() as remote:
+    pid = remote.call('os:getpid')
+    assert pid != os.getpid()
+    made = remote.make('test_bench:_pairs', 2)
+    assert [meta for meta, _ in made] == [0, 1]
+    assert made[1][1]('x') == (1, 'x', pid)  # the function kept there, run there
+    with pytest.raises(worker.RemoteError, match='AttributeError'):
+      remote.call('os:no_such_function')
+    assert remote.call('os:getpid') == pid  # an error in a call leaves the worker up
+    with pytest.raises(worker.RemoteError, match='died \\(exit code 3\\)'):
+      remote.call('os:_exit', 3)
+  with worker.InProcess() as local:
+    assert local.call('os:getpid') == os.getpid()
+    assert local.make('test_bench:_pairs', 1)[0][1]('y') == (0, 'y', os.getpid())
+
+
 @needs_torch
 def test_torch_side_eager(tmp_path):
   # One torch thread: OpenMP barriers on a busy 2-core CI box are slow.
@@ -120,9 +141,10 @@ def test_torch_side_eager(tmp_path):
 
 @needs_torch
 def test_generator_without_twin_gets_no_torch_columns(tmp_path, monkeypatch):
+  # In this process, where the monkeypatch holds.
   monkeypatch.delitem(torch_twins.TWINS, 'ae')
-  _, saved, md = _run(tmp_path, torch=True, torch_compile=False, epoch=False,
-                      torch_threads=1, models=['ae'], without_onednn=False)
+  _, saved, md = _run(tmp_path, torch=True, torch_process=False, torch_compile=False,
+                      epoch=False, torch_threads=1, models=['ae'], without_onednn=False)
   (case,) = saved['cases']
   assert [r['impl'] for r in case['rows']] == ['jax']
   assert '| ae | 1 |' in md

@@ -24,7 +24,7 @@ LAYERS = (
     ('quality', 'quality.*'),
     ('generators.phase',),
     ('generators.*',),
-    ('run', 'report', 'cli', 'bench.torch_twins', 'bench.machine'),
+    ('run', 'report', 'cli', 'bench.torch_twins', 'bench.machine', 'bench.worker'),
     ('grid', 'main', 'bench', 'bench.layers', 'bench.throughput', 'bench.end_to_end',
      'bench.sampler'),
     ('bench.__main__', 'bench.cost', 'bench.profile', 'dispatch'),

@@ -1,5 +1,8 @@
 """oneDNN's convolutions as XLA custom calls: against lax, under vmap, and their build."""
+import os
 import platform
+import re
+import subprocess
 import sys
 
 import jax
@@ -136,3 +139,28 @@ def test_build_is_kept_and_a_failed_one_says_why(tmp_path, monkeypatch):
   monkeypatch.setenv('CXX', str(tmp_path / 'no-such-compiler'))
   with pytest.raises(onednn.Unavailable, match='no C\\+\\+ compiler'):
     onednn.build()
+
+
+def _openmp_spin(code, **env):
+  """How long libgomp's idle workers spin (GOMP_SPINCOUNT as it read it: 0
+  for OMP_WAIT_POLICY=PASSIVE, 300000 by default) in a fresh process
+  running `code`, and what that printed."""
+  env = {k: v for k, v in os.environ.items() if k != 'OMP_WAIT_POLICY'} | env
+  done = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True,
+                        env={**env, 'OMP_DISPLAY_ENV': 'VERBOSE'}, timeout=300)
+  # Each OpenMP runtime prints its settings when it loads; oneDNN's comes
+  # last here (scikit-learn's, under a name of its own, comes before).
+  spins = re.findall(r"GOMP_SPINCOUNT = '(\d+)'", done.stderr)
+  return spins and int(spins[-1]), done.stdout
+
+
+@needs_onednn
+def test_openmp_workers_sleep_unless_the_user_says_otherwise():
+  # The way a run loads things: the dataset table (medmnist, which imports
+  # torch where it is installed if its package is imported), the metrics
+  # (scikit-learn, with an OpenMP runtime of its own), then oneDNN.
+  code = ('import os; from medaug_jax import data, metrics; data.medmnist_info(); '
+          'from medaug_jax.ops import onednn; assert onednn.available(); '
+          "print('OMP_WAIT_POLICY' in os.environ)")
+  assert _openmp_spin(code) == (0, 'False\n')  # children get the user's environment
+  assert _openmp_spin(code, OMP_WAIT_POLICY='ACTIVE') == (30_000_000_000, 'True\n')

@@ -56,8 +56,7 @@ def rates_of(bench_files, overrides=()):
 def sizes(config):
   """(train, val, test, classes) of a run's dataset under its subset rule,
   from medmnist's INFO (no data file needed)."""
-  import medmnist.info  # pylint: disable=g-import-not-at-top
-  info = medmnist.info.INFO[config.dataset]
+  info = data.medmnist_info()[config.dataset]
   n, classes = info['n_samples'], len(info['label'])
   if not config.data.subset or config.dataset in data.KEEP_OFFICIAL_SPLITS:
     return n['train'], n['val'], n['test'], classes

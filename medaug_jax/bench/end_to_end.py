@@ -3,7 +3,8 @@
   python -m medaug_jax.bench.end_to_end --epochs=100   # the paper budget, ~50 min on 2 CPU cores
   python -m medaug_jax.bench.end_to_end --epochs=3 --out=runs/end_to_end
 
-In one process, one after the other, on the same images (data.load of the
+One after the other, each in a process of its own (bench/worker.py: the two
+would share one OpenMP runtime otherwise), on the same images (data.load of the
 same config) and for the same number of epochs:
 
   ours   medaug_jax.run.train_and_evaluate with configs/none.py set to the
@@ -25,7 +26,7 @@ apart, so the ratio without it is reported too. The twin's loader does the
 arithmetic of ToTensor + Normalize per image but not the PIL round trip of
 medmnist's dataset class, and writes no TensorBoard scalars, so its time is
 at most the official script's. The entry point's malloc setting
-(hostmem.keep_freed_memory) holds for the whole process, torch included.
+(hostmem.keep_freed_memory) holds for both processes.
 
 Writes <out>/end_to_end.json and <out>/end_to_end.md (a table row).
 In-process (tests): run(epochs=1, dataset='synthetic', width=4, out=...).
@@ -43,7 +44,7 @@ import time
 from absl import app, flags, logging
 
 from medaug_jax import config_lib, data, hostmem, metrics
-from medaug_jax.bench import torch_twins
+from medaug_jax.bench import torch_twins, worker
 
 FLAGS = flags.FLAGS
 BATCH = 128  # both the paper's and the official script's batch
@@ -203,22 +204,25 @@ def run(epochs=100, dataset='breastmnist', out='runs/end_to_end', torch_threads=
   if not torch_twins.available():
     raise app.UsageError('the race needs torch: pip install .[bench]  '
                          '(torch==2.13.0 is the local CPU wheel)')
-  import torch  # pylint: disable=g-import-not-at-top
-  if torch_threads:
-    torch.set_num_threads(torch_threads)
+  with worker.Remote() as torch_side:
+    return _race(torch_side, epochs, dataset, out, torch_threads, width, data_root)
+
+
+def _race(torch_side, epochs, dataset, out, torch_threads, width, data_root):
+  torch_versions, _ = torch_side.call('medaug_jax.bench.torch_twins:setup', torch_threads)
   config = recipe(epochs, dataset, width, data_root)
   width = config.classifier.width
   report = {'epochs': epochs, 'dataset': dataset, 'width': width, 'batch': BATCH,
             'command': command(epochs, dataset, out, torch_threads, width, data_root),
             'date': datetime.datetime.now().isoformat(timespec='seconds'),
-            'machine': machine(), 'versions': versions(),
+            'machine': machine(), 'versions': {**versions(), **torch_versions},
             'notes': ('ours evaluates val and test after every epoch, not train; the official '
                       'script (torch) evaluates train too: ratio_without_train_eval leaves '
                       "that pass out of torch's time")}
   print(f'== ours: train_and_evaluate, configs/none.py, Adam, {epochs} epochs ==', flush=True)
   ours = run_ours(config, os.path.join(out, 'ours'))
   print(f'== torch: the official loop, {epochs} epochs ==', flush=True)
-  theirs = run_torch(config, width, config.seed)
+  theirs = torch_side.call('medaug_jax.bench.end_to_end:run_torch', config, width, config.seed)
   with contextlib.suppress(OSError):
     report['machine']['loadavg_end'] = os.getloadavg()
   torch_s_no_train_eval = theirs['seconds'] - sum(theirs['train_eval_s'])
@@ -269,11 +273,8 @@ def machine():
 
 
 def versions():
-  import torch  # pylint: disable=g-import-not-at-top
   out = {p: metadata.version(p) for p in ('jax', 'jaxlib', 'flax', 'numpy')}
-  out.update(python=platform.python_version(), torch=torch.__version__,
-             torch_threads=torch.get_num_threads(),
-             xla_flags=os.environ.get('XLA_FLAGS', ''))
+  out.update(python=platform.python_version(), xla_flags=os.environ.get('XLA_FLAGS', ''))
   return out
 
 

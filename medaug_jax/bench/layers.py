@@ -14,6 +14,7 @@ F(2x2, 3x3) and F(4x4, 3x3) convolutions alone (the last two on stride-1 layers)
 and of torch's conv2d where torch is installed, and prints
 GFLOP/s (the conv's own FLOPs, 3x for forward+backward) as a Markdown table. The evidence behind the choices in ops/conv_cpu.py (BENCHMARKS.md).
 """
+import contextlib
 import functools
 import os
 import statistics
@@ -22,7 +23,7 @@ import time
 from absl import app, flags
 
 from medaug_jax import hostmem
-from medaug_jax.bench import torch_twins
+from medaug_jax.bench import torch_twins, worker
 
 FLAGS = flags.FLAGS
 
@@ -52,17 +53,21 @@ def _jax_fns(conv, stride):
           lambda x, w: jax.block_until_ready(grad(x, w)))
 
 
-def _torch_fns(stride):
+def torch_fns(x, w, stride):
+  """On the PyTorch side (bench/worker.py): ('fwd', f), ('grad', f), the
+  conv2d of NHWC x and HWIO w, forward and forward+backward."""
   import torch  # pylint: disable=g-import-not-at-top
+  tx = torch.from_numpy(x.transpose(0, 3, 1, 2).copy()).requires_grad_()
+  tw = torch.from_numpy(w.transpose(3, 2, 0, 1).copy()).requires_grad_()
   conv = functools.partial(torch.nn.functional.conv2d, stride=stride, padding=1)
 
-  def fwd(x, w):
+  def fwd():
     with torch.no_grad():
-      conv(x, w)
+      conv(tx, tw)
 
-  def grad(x, w):
-    (conv(x, w) ** 2).sum().backward()
-  return fwd, grad
+  def grad():
+    (conv(tx, tw) ** 2).sum().backward()
+  return [('fwd', fwd), ('grad', grad)]
 
 
 IMPLS = ('lax', 'ours', 'onednn', 'im2col', 'winograd', 'winograd_f4', 'torch')
@@ -74,6 +79,15 @@ def _only(fn):
 
 
 def run(batch=128, repeats=5, use_torch=True, layers=LAYERS, impls=IMPLS):
+  """Rows of GFLOP/s per layer; torch's column in a process of its own."""
+  side = worker.Remote() if use_torch and 'torch' in impls else contextlib.nullcontext()
+  with side as torch_side:
+    if torch_side:
+      torch_side.call('medaug_jax.bench.torch_twins:setup', os.cpu_count() or 1)
+    return _run(batch, repeats, torch_side, layers, impls)
+
+
+def _run(batch, repeats, torch_side, layers, impls):
   import jax  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
   from jax import lax  # pylint: disable=g-import-not-at-top
@@ -94,11 +108,9 @@ def run(batch=128, repeats=5, use_torch=True, layers=LAYERS, impls=IMPLS):
     if s == 1 and cin >= 16:  # Winograd's tiles need no fewer inputs than that
       cands['winograd'] = (_jax_fns(_only(conv_cpu.winograd_conv3x3), s), on_device)
       cands['winograd_f4'] = (_jax_fns(_only(conv_cpu.winograd_f4_conv3x3), s), on_device)
-    if use_torch and 'torch' in impls:
-      import torch  # pylint: disable=g-import-not-at-top
-      tx = torch.from_numpy(x.transpose(0, 3, 1, 2).copy()).requires_grad_()
-      tw = torch.from_numpy(w.transpose(3, 2, 0, 1).copy()).requires_grad_()
-      cands['torch'] = (_torch_fns(s), (tx, tw))
+    if torch_side:
+      cands['torch'] = (tuple(run for _, run in torch_side.make(
+          'medaug_jax.bench.layers:torch_fns', x, w, s)), ())
     timed = {n: cands[n] for n in IMPLS if n in cands and n in impls}
     times = {(n, k): [] for n in timed for k in ('fwd', 'grad')}
     for _ in range(repeats + 1):  # the first round warms up (compiles)
@@ -132,9 +144,6 @@ def main(argv):
     raise app.UsageError(f'--impls: unknown {sorted(set(FLAGS.impls) - set(IMPLS))}, not in {IMPLS}')
   hostmem.keep_freed_memory()
   use_torch = torch_twins.available() if FLAGS.torch is None else FLAGS.torch
-  if use_torch:
-    import torch  # pylint: disable=g-import-not-at-top
-    torch.set_num_threads(os.cpu_count() or 1)
   rows = run(FLAGS.batch, FLAGS.repeats, use_torch, LAYER_SETS[FLAGS.layers], FLAGS.impls)
   print('\nGFLOP/s (median of repeats):\n' + markdown(rows))
 

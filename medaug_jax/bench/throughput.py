@@ -37,7 +37,7 @@ from typing import Callable, Optional
 from absl import app, flags
 
 from medaug_jax import config_lib, generators, hostmem
-from medaug_jax.bench import machine, torch_twins
+from medaug_jax.bench import machine, torch_twins, worker
 from medaug_jax.ops import onednn
 
 RESNETS = ('resnet_train', 'resnet_eval')
@@ -68,6 +68,9 @@ flags.DEFINE_bool('classic', True, "Also time the ResNet train step with the 'st
                   'classic augmentation (medaug_jax/transforms.py) in it.')
 flags.DEFINE_bool('torch', None, 'PyTorch columns (default: when torch is importable).')
 flags.DEFINE_integer('torch_threads', 0, "torch.set_num_threads (0: torch's default).")
+flags.DEFINE_bool('torch_process', True, 'Run the PyTorch side in a process of its own '
+                  '(bench/worker.py: the two share an OpenMP runtime otherwise); '
+                  '--notorch_process runs it in this one.')
 flags.DEFINE_bool('torch_compile', None, 'The torch.compile column (default: on, off with '
                   '--quick).')
 flags.DEFINE_bool('epoch', None, 'Per-epoch wall time of trainer.fit (default: on, off with '
@@ -412,6 +415,11 @@ def _torch_fn(model, channels, o, device, compiled, images, labels, batches):
   return lambda i: step(images, labels, batches[i % len(batches)])
 
 
+def torch_runs(model, channels, o, device):
+  """Runs on the PyTorch side: ((name, steps, images), run) of torch_impls."""
+  return [((i.name, i.steps, i.images), i.run) for i in torch_impls(model, channels, o, device)]
+
+
 def torch_impls(model, channels, o, device):
   import numpy as np  # pylint: disable=g-import-not-at-top
   import torch  # pylint: disable=g-import-not-at-top
@@ -468,13 +476,19 @@ def run(**values):
                          'pip install .[bench]  (torch==2.13.0 is the local CPU wheel)')
   versions = {p: metadata.version(p) for p in ('jax', 'jaxlib', 'flax')}
   device = 'cpu'
+  side = contextlib.nullcontext()
   if use_torch:
-    import torch  # pylint: disable=g-import-not-at-top
-    if o.torch_threads:
-      torch.set_num_threads(o.torch_threads)
-    versions.update(torch=torch.__version__, torch_threads=torch.get_num_threads())
-    if jax.default_backend() == 'gpu' and torch.cuda.is_available():
-      device = 'cuda'
+    side = worker.Remote() if o.torch_process else worker.InProcess()
+  with side as torch_side:
+    if torch_side:
+      torch_versions, device = torch_side.call(
+          'medaug_jax.bench.torch_twins:setup', o.torch_threads, jax.default_backend() == 'gpu')
+      versions.update(torch_versions)
+    return _run(o, values, t_start, versions, device, torch_side)
+
+
+def _run(o, values, t_start, versions, device, torch_side):
+  import jax  # pylint: disable=g-import-not-at-top
   report = {'args': vars(o), 'command': command(**values),
             'date': datetime.datetime.now().isoformat(timespec='seconds'),
             'machine': machine.info(), 'versions': versions,
@@ -483,8 +497,9 @@ def run(**values):
   write = lambda: _write(report, o.out, time.perf_counter() - t_start)
 
   report['peak_gflops'] = report['peak_gflops_jax'] = jax_peak(o.peak_size)
-  if use_torch:
-    report['peak_gflops_torch'] = torch_peak(o.peak_size, device)
+  if torch_side:
+    report['peak_gflops_torch'] = torch_side.call(
+        'medaug_jax.bench.throughput:torch_peak', o.peak_size, device)
     report['peak_gflops'] = max(report['peak_gflops'], report['peak_gflops_torch'])
   print(f"peak matmul: {report['peak_gflops']:.1f} GFLOP/s", flush=True)
 
@@ -499,8 +514,9 @@ def run(**values):
         impls.append(jax_impl(model, ch, o, augment=True))
       if o.num_seeds and model != 'resnet_eval':  # seeds are vmapped in training only
         impls.append(jax_impl(model, ch, o, num_seeds=o.num_seeds))
-      if use_torch:
-        impls += torch_impls(model, ch, o, device)
+      if torch_side:
+        made = torch_side.make('medaug_jax.bench.throughput:torch_runs', model, ch, o, device)
+        impls += [Impl(name, run, steps, images) for (name, steps, images), run in made]
       interleave(impls, o.repeats)
       rows = summarize(impls, report['peak_gflops'])
       report['cases'].append({'model': model, 'channels': ch, 'rows': rows})
@@ -554,7 +570,9 @@ def markdown(report):
       f"Machine: {m.get('cpu', m.get('processor'))}, {m['cpu_count']} CPUs; "
       f"JAX devices: {report['jax_devices']}.",
       f"Versions: jax {v['jax']}, jaxlib {v['jaxlib']}, flax {v['flax']}, "
-      f"torch {v.get('torch') or '-'}; XLA_FLAGS=`{report['xla_flags'] or ''}`.",
+      f"torch {v.get('torch') or '-'}"
+      + (' (in a process of its own)' if v.get('torch') and a.get('torch_process') else '')
+      + f"; XLA_FLAGS=`{report['xla_flags'] or ''}`.",
       f"Batch {a['batch']}, 28x28; median of {a['repeats']} interleaved repeats after a "
       f"warm-up; peak (best {a['peak_size']}^2 float32 matmul): "
       f"{report['peak_gflops']:.1f} GFLOP/s.",

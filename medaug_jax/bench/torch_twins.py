@@ -23,6 +23,7 @@ lazily, inside the functions: the package never needs torch, it is only the
 optional `bench` extra.
 """
 import functools
+import importlib.util
 import math
 
 
@@ -32,11 +33,20 @@ def _torch():
 
 
 def available():
-  try:
-    _torch()
-    return True
-  except Exception:  # pylint: disable=broad-except
-    return False
+  """Whether torch is installed. Not imported here: the benchmarks run it in a
+  process of its own (bench/worker.py), and importing it would load its
+  OpenMP runtime into ours before oneDNN's (ops/onednn.py)."""
+  return importlib.util.find_spec('torch') is not None
+
+
+def setup(threads, want_cuda=False):
+  """On the PyTorch side (bench/worker.py): its thread count (0: torch's
+  default) and device; returns (versions, device)."""
+  torch = _torch()
+  if threads:
+    torch.set_num_threads(threads)
+  device = 'cuda' if want_cuda and torch.cuda.is_available() else 'cpu'
+  return {'torch': torch.__version__, 'torch_threads': torch.get_num_threads()}, device
 
 
 # --------------------------------------------------------------------------- #

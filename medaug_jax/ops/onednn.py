@@ -38,6 +38,7 @@ _SOURCE = pathlib.Path(__file__).with_name('onednn_conv.cc')
 _TARGETS = {'forward': 'medaug_onednn_conv_forward_v1',
             'input_grad': 'medaug_onednn_conv_input_grad_v1',
             'kernel_grad': 'medaug_onednn_conv_kernel_grad_v1'}
+_RTLD_NOLOAD = 4  # dlfcn.h (Linux): only a library already loaded
 _SYMBOLS = {'forward': 'MedaugConvForward', 'input_grad': 'MedaugConvInputGrad',
             'kernel_grad': 'MedaugConvKernelGrad'}
 
@@ -97,9 +98,44 @@ def build():
   return out
 
 
+def _openmp_loaded():
+  """Whether the libgomp oneDNN links to is in the process already (torch's
+  is; scikit-learn's has a name of its own)."""
+  try:
+    ctypes.CDLL('libgomp.so.1', mode=_RTLD_NOLOAD)
+  except OSError:
+    return False
+  return True
+
+
+def _load(path):
+  """ctypes.CDLL(path), GNU OpenMP's idle workers sleeping, not spinning.
+
+  oneDNN's OpenMP threads share the cores with XLA's own thread pool, and by
+  default libgomp's workers spin after every parallel region, on the cores
+  XLA's next ops need: the ResNet-18 train step took 1.8-2.7 s (some
+  processes 3.1 s) against 1.6 s with OMP_WAIT_POLICY=PASSIVE (BENCHMARKS.md,
+  "OpenMP's idle threads"). libgomp reads the policy once, when it is loaded;
+  a policy the user set is kept.
+  """
+  if 'OMP_WAIT_POLICY' in os.environ:
+    return ctypes.CDLL(path)
+  if _openmp_loaded():
+    logging.warning('OpenMP was loaded before oneDNN (torch imported first?): its idle '
+                    "threads will spin on the cores XLA's threads need; set "
+                    'OMP_WAIT_POLICY=PASSIVE to avoid that.')
+    return ctypes.CDLL(path)
+  os.environ['OMP_WAIT_POLICY'] = 'PASSIVE'
+  try:
+    return ctypes.CDLL(path)
+  finally:
+    # Child processes (the benchmarks' torch side) start with the user's settings.
+    del os.environ['OMP_WAIT_POLICY']
+
+
 @functools.lru_cache(maxsize=None)
 def _library():
-  lib = ctypes.CDLL(str(build()))
+  lib = _load(str(build()))
   for name, target in _TARGETS.items():
     jax.ffi.register_ffi_target(target, jax.ffi.pycapsule(getattr(lib, _SYMBOLS[name])),
                                 platform='cpu')
