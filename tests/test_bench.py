@@ -367,14 +367,22 @@ def test_profile_sums_thread_time_by_op_kind():
 
 
 @needs_torch
-def test_end_to_end_race_runs_both_sides_and_writes_the_ratio(tmp_path):
+@pytest.mark.parametrize('interleave', [True, False])
+def test_end_to_end_race_runs_both_sides_and_writes_the_ratio(tmp_path, capfd, interleave):
   """Our baseline run and the official script's loop, 2 epochs at width 4 on
   the synthetic set: both sides run and the JSON holds their times."""
   from medaug_jax.bench import end_to_end
   out = tmp_path / 'e2e'
-  report = end_to_end.run(epochs=2, dataset='synthetic', out=str(out), torch_threads=1, width=4)
+  report = end_to_end.run(epochs=2, dataset='synthetic', out=str(out), torch_threads=1, width=4,
+                          interleave=interleave)
   with open(out / 'end_to_end.json') as f:
     saved = json.load(f)
+  printed = capfd.readouterr().out  # the torch process's lines too
+  torch_first = printed.index('[torch] epoch 1/2')
+  ours_second = printed.index('[classifier] epoch 2/2')
+  assert (torch_first < ours_second) == interleave
+  assert saved['interleaved'] == interleave
+  assert ('--nointerleave' in saved['command']) == (not interleave)
   assert saved['ours_s'] > 0 and saved['torch_s'] > 0
   assert saved['ratio'] == pytest.approx(saved['torch_s'] / saved['ours_s'])
   assert 0 < saved['torch_s_without_train_eval'] < saved['torch_s']

@@ -3,9 +3,11 @@
   python -m medaug_jax.bench.end_to_end --epochs=100   # the paper budget, ~50 min on 2 CPU cores
   python -m medaug_jax.bench.end_to_end --epochs=3 --out=runs/end_to_end
 
-One after the other, each in a process of its own (bench/worker.py: the two
-would share one OpenMP runtime otherwise), on the same images (data.load of the
-same config) and for the same number of epochs:
+Each in a process of its own (bench/worker.py: the two would share one
+OpenMP runtime otherwise), on the same images (data.load of the same config)
+and for the same number of epochs, by default an epoch each in turn (the
+machine's speed drifts by 10-25% over the minutes of a race; --nointerleave
+runs ours, then torch's):
 
   ours   medaug_jax.run.train_and_evaluate with configs/none.py set to the
          MedMNIST recipe: Adam lr 1e-3, lr x 0.1 at 50% and 75% of the
@@ -28,8 +30,11 @@ medmnist's dataset class, and writes no TensorBoard scalars, so its time is
 at most the official script's. The entry point's malloc setting
 (hostmem.keep_freed_memory) holds for both processes.
 
+Interleaved, ours is timed without the torch epochs run between its own,
+and torch by its set-up and its epochs.
+
 Writes <out>/end_to_end.json and <out>/end_to_end.md (a table row).
-In-process (tests): run(epochs=1, dataset='synthetic', width=4, out=...).
+From Python (tests): run(epochs=1, dataset='synthetic', width=4, out=...).
 """
 import contextlib
 import datetime
@@ -66,16 +71,17 @@ def recipe(epochs, dataset='breastmnist', width=None, data_root=''):
 # Ours
 # --------------------------------------------------------------------------- #
 
-def run_ours(config, workdir):
-  """Wall time of train_and_evaluate(config, workdir), and its per-epoch
-  times and last test figures from the run's metrics log."""
+def run_ours(config, workdir, paused=()):
+  """Wall time of train_and_evaluate(config, workdir), less the `paused`
+  seconds (the interleaved race's torch epochs, appended while it runs),
+  and its per-epoch times and last test figures from the run's metrics log."""
   from medaug_jax import run as run_lib  # pylint: disable=g-import-not-at-top
   # A finished workdir of the same config would be returned as it is, and a
   # half-finished one resumed: start from nothing.
   shutil.rmtree(workdir, ignore_errors=True)
   t = time.perf_counter()
   results = run_lib.train_and_evaluate(config, workdir)
-  seconds = time.perf_counter() - t
+  seconds = time.perf_counter() - t - sum(paused)
   history = _classifier_records(os.path.join(workdir, 'metrics.jsonl'))
   epoch_s = [r['epoch_s'] for r in history]
   # Set-up, compilation outside the first step, checkpoints and results:
@@ -142,51 +148,120 @@ def _evaluate(model, loader, criterion, labels, task):
           'acc': metrics.acc(labels, scores, task)}
 
 
-def run_torch(config, width, seed=0):
-  """Wall time of the official script's loop on data.load(config)'s splits
-  (loading them included, as ours includes it), per epoch split into the
-  training, the train-split evaluation and the val + test evaluation."""
-  import torch  # pylint: disable=g-import-not-at-top
-  t = time.perf_counter()
-  torch.manual_seed(seed)
-  ds = data.load(config)
-  if ds.multi_label:
-    raise app.UsageError('the race covers single-label datasets (cross-entropy)')
-  model = torch_twins.resnet18(ds.num_classes, ds.channels, width)
-  epochs = config.classifier.epochs
-  optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-  # As published: float milestones, which MultiStepLR matches only where
-  # 0.5 * epochs and 0.75 * epochs are whole numbers (100 epochs: 50 and 75).
-  scheduler = torch.optim.lr_scheduler.MultiStepLR(
-      optimizer, milestones=[0.5 * epochs, 0.75 * epochs], gamma=0.1)
-  criterion = torch.nn.CrossEntropyLoss()
-  train_loader = _loader(ds.train, shuffle=True)
-  at_eval = {name: (_loader(getattr(ds, name), shuffle=False), getattr(ds, name).labels)
-             for name in ('train', 'val', 'test')}
-  epoch_s, train_eval_s = [], []
-  for epoch in range(epochs):
+class OfficialLoop:
+  """The official script's loop on data.load(config)'s splits, an epoch per
+  call: its set-up (loading the splits included, as ours includes it) when
+  made, then each epoch split into the training, the train-split evaluation
+  and the val + test evaluation."""
+
+  def __init__(self, config, width, seed=0):
+    import torch  # pylint: disable=g-import-not-at-top
+    t = time.perf_counter()
+    torch.manual_seed(seed)
+    self.ds = ds = data.load(config)
+    if ds.multi_label:
+      raise app.UsageError('the race covers single-label datasets (cross-entropy)')
+    self.model = torch_twins.resnet18(ds.num_classes, ds.channels, width)
+    self.epochs = epochs = config.classifier.epochs
+    self.optimizer = torch.optim.Adam(self.model.parameters(), lr=1e-3)
+    # As published: float milestones, which MultiStepLR matches only where
+    # 0.5 * epochs and 0.75 * epochs are whole numbers (100 epochs: 50 and 75).
+    self.scheduler = torch.optim.lr_scheduler.MultiStepLR(
+        self.optimizer, milestones=[0.5 * epochs, 0.75 * epochs], gamma=0.1)
+    self.criterion = torch.nn.CrossEntropyLoss()
+    self.train_loader = _loader(ds.train, shuffle=True)
+    self.at_eval = {name: (_loader(getattr(ds, name), shuffle=False), getattr(ds, name).labels)
+                    for name in ('train', 'val', 'test')}
+    self.epoch_s, self.train_eval_s, self.scores = [], [], None
+    self.setup_s = time.perf_counter() - t
+
+  def epoch(self):
+    """One epoch as the script runs it; returns its seconds."""
     t0 = time.perf_counter()
-    loss = _train_epoch(model, train_loader, criterion, optimizer)
+    loss = _train_epoch(self.model, self.train_loader, self.criterion, self.optimizer)
     t1 = time.perf_counter()
     scores, eval_s = {}, {}
-    for name, (loader, labels) in at_eval.items():  # train, val, test: the official order
+    for name, (loader, labels) in self.at_eval.items():  # train, val, test: the official order
       t_eval = time.perf_counter()
-      scores[name] = _evaluate(model, loader, criterion, labels, ds.task)
+      scores[name] = _evaluate(self.model, loader, self.criterion, labels, self.ds.task)
       eval_s[name] = time.perf_counter() - t_eval
     # Timed apart to report the race without it too: ours has no such pass.
-    train_eval_s.append(eval_s['train'])
-    scheduler.step()
-    epoch_s.append(time.perf_counter() - t0)
-    print(f'[torch] epoch {epoch + 1}/{epochs} loss {loss:.4f} '
+    self.train_eval_s.append(eval_s['train'])
+    self.scheduler.step()
+    self.epoch_s.append(time.perf_counter() - t0)
+    self.scores = scores
+    print(f'[torch] epoch {len(self.epoch_s)}/{self.epochs} loss {loss:.4f} '
           + ' '.join(f"{n}_auc {s['auc']:.3f} {n}_acc {s['acc']:.3f}" for n, s in scores.items())
-          + f' ({epoch_s[-1]:.1f}s: train {t1 - t0:.1f}s, evaluation of train '
+          + f' ({self.epoch_s[-1]:.1f}s: train {t1 - t0:.1f}s, evaluation of train '
           f"{eval_s['train']:.1f}s, of val+test {eval_s['val'] + eval_s['test']:.1f}s)",
           flush=True)
-  seconds = time.perf_counter() - t
-  return {'seconds': seconds, 'epoch_s': epoch_s, 'outside_epochs_s': seconds - sum(epoch_s),
-          'train_eval_s': train_eval_s, 'sizes': ds.sizes(),
-          'last': {'val_auc': scores['val']['auc'], 'test_auc': scores['test']['auc'],
-                   'test_acc': scores['test']['acc']}}
+    return self.epoch_s[-1]
+
+  def summary(self, seconds=None):
+    """The loop's figures; seconds: its wall time (default: set-up + epochs)."""
+    if seconds is None:
+      seconds = self.setup_s + sum(self.epoch_s)
+    return {'seconds': seconds, 'epoch_s': self.epoch_s,
+            'outside_epochs_s': seconds - sum(self.epoch_s), 'train_eval_s': self.train_eval_s,
+            'sizes': self.ds.sizes(),
+            'last': {'val_auc': self.scores['val']['auc'], 'test_auc': self.scores['test']['auc'],
+                     'test_acc': self.scores['test']['acc']}}
+
+
+def run_torch(config, width, seed=0):
+  """Wall time of the official script's loop, its epochs one after another."""
+  t = time.perf_counter()
+  loop = OfficialLoop(config, width, seed)
+  for _ in range(loop.epochs):
+    loop.epoch()
+  return loop.summary(time.perf_counter() - t)
+
+
+def official_loop(config, width, seed=0):
+  """On the PyTorch side, for the interleaved race: (set-up seconds, one
+  epoch) and (None, the summary) of an OfficialLoop."""
+  loop = OfficialLoop(config, width, seed)
+  return [(loop.setup_s, loop.epoch), (None, loop.summary)]
+
+
+@contextlib.contextmanager
+def _after_each_epoch(phase, fn):
+  """Calls fn() after each epoch record of `phase` a run logs (ours has no
+  hook of its own between epochs: the benchmark wraps its metrics log)."""
+  from medaug_jax import logs  # pylint: disable=g-import-not-at-top
+  append = logs.MetricsLog.append
+
+  def wrapped(self, record):
+    append(self, record)
+    if record.get('phase') == phase and 'epoch_s' in record:
+      fn()
+  logs.MetricsLog.append = wrapped
+  try:
+    yield
+  finally:
+    logs.MetricsLog.append = append
+
+
+def _interleaved(torch_side, config, width, workdir):
+  """Ours with one epoch of the official loop after each of ours, so that
+  both meet the same machine, epoch by epoch: ours is timed without the
+  pauses, torch by its set-up and epochs."""
+  (setup_s, torch_epoch), (_, torch_summary) = torch_side.make(
+      'medaug_jax.bench.end_to_end:official_loop', config, width, config.seed)
+  paused = []
+
+  def torch_turn():
+    if len(paused) < config.classifier.epochs:
+      t = time.perf_counter()
+      torch_epoch()
+      paused.append(time.perf_counter() - t)
+  with _after_each_epoch('classifier', torch_turn):
+    ours = run_ours(config, workdir, paused)
+  while len(paused) < config.classifier.epochs:
+    torch_turn()
+  theirs = torch_summary()
+  theirs['setup_s'] = setup_s
+  return ours, theirs
 
 
 # --------------------------------------------------------------------------- #
@@ -194,10 +269,11 @@ def run_torch(config, width, seed=0):
 # --------------------------------------------------------------------------- #
 
 def run(epochs=100, dataset='breastmnist', out='runs/end_to_end', torch_threads=0, width=None,
-        data_root=''):
-  """Ours, then the torch twin, for `epochs` epochs on `dataset`; returns the
+        data_root='', interleave=True):
+  """Ours and the torch twin for `epochs` epochs on `dataset`; returns the
   report (also written to <out>/end_to_end.json and <out>/end_to_end.md).
 
+  interleave: an epoch of torch's after each of ours (else ours, then torch).
   width: the ResNet's base width (default: the classifier config's, 64).
   torch_threads: torch.set_num_threads (0: torch's default).
   """
@@ -205,24 +281,31 @@ def run(epochs=100, dataset='breastmnist', out='runs/end_to_end', torch_threads=
     raise app.UsageError('the race needs torch: pip install .[bench]  '
                          '(torch==2.13.0 is the local CPU wheel)')
   with worker.Remote() as torch_side:
-    return _race(torch_side, epochs, dataset, out, torch_threads, width, data_root)
+    return _race(torch_side, epochs, dataset, out, torch_threads, width, data_root, interleave)
 
 
-def _race(torch_side, epochs, dataset, out, torch_threads, width, data_root):
+def _race(torch_side, epochs, dataset, out, torch_threads, width, data_root, interleave):
   torch_versions, _ = torch_side.call('medaug_jax.bench.torch_twins:setup', torch_threads)
   config = recipe(epochs, dataset, width, data_root)
   width = config.classifier.width
   report = {'epochs': epochs, 'dataset': dataset, 'width': width, 'batch': BATCH,
-            'command': command(epochs, dataset, out, torch_threads, width, data_root),
+            'interleaved': interleave,
+            'command': command(epochs, dataset, out, torch_threads, width, data_root, interleave),
             'date': datetime.datetime.now().isoformat(timespec='seconds'),
             'machine': machine(), 'versions': {**versions(), **torch_versions},
             'notes': ('ours evaluates val and test after every epoch, not train; the official '
                       'script (torch) evaluates train too: ratio_without_train_eval leaves '
                       "that pass out of torch's time")}
-  print(f'== ours: train_and_evaluate, configs/none.py, Adam, {epochs} epochs ==', flush=True)
-  ours = run_ours(config, os.path.join(out, 'ours'))
-  print(f'== torch: the official loop, {epochs} epochs ==', flush=True)
-  theirs = torch_side.call('medaug_jax.bench.end_to_end:run_torch', config, width, config.seed)
+  workdir = os.path.join(out, 'ours')
+  if interleave:
+    print(f'== ours (train_and_evaluate, configs/none.py, Adam) and the official loop in torch, '
+          f'an epoch each in turn, {epochs} epochs ==', flush=True)
+    ours, theirs = _interleaved(torch_side, config, width, workdir)
+  else:
+    print(f'== ours: train_and_evaluate, configs/none.py, Adam, {epochs} epochs ==', flush=True)
+    ours = run_ours(config, workdir)
+    print(f'== torch: the official loop, {epochs} epochs ==', flush=True)
+    theirs = torch_side.call('medaug_jax.bench.end_to_end:run_torch', config, width, config.seed)
   with contextlib.suppress(OSError):
     report['machine']['loadavg_end'] = os.getloadavg()
   torch_s_no_train_eval = theirs['seconds'] - sum(theirs['train_eval_s'])
@@ -240,8 +323,10 @@ def _race(torch_side, epochs, dataset, out, torch_threads, width, data_root):
   return report
 
 
-def command(epochs, dataset, out, torch_threads, width, data_root):
+def command(epochs, dataset, out, torch_threads, width, data_root, interleave=True):
   words = ['python -m medaug_jax.bench.end_to_end', f'--epochs={epochs}', f'--out={out}']
+  if not interleave:
+    words.append('--nointerleave')
   if dataset != 'breastmnist':
     words.append(f'--dataset={dataset}')
   if torch_threads:
@@ -307,8 +392,10 @@ def _write(report, out):
   with open(os.path.join(out, 'end_to_end.json'), 'w') as f:
     json.dump(report, f, indent=1, default=str)
   with open(os.path.join(out, 'end_to_end.md'), 'w') as f:
-    f.write(f"{HEADER}\n{report['markdown']}\n\n{report['notes']}.\n"
-            f"Command: `{report['command']}`\n")
+    order = ('an epoch of each in turn' if report.get('interleaved')
+             else 'ours, then torch')
+    f.write(f"{HEADER}\n{report['markdown']}\n\n{report['notes']}. Run as {order}, each "
+            f"side in a process of its own.\nCommand: `{report['command']}`\n")
 
 
 def main(argv):
@@ -317,7 +404,8 @@ def main(argv):
   hostmem.keep_freed_memory()
   # orbax logs every checkpoint at INFO; keep the terminal for progress.
   logging.set_verbosity(logging.WARNING)
-  run(FLAGS.epochs, FLAGS.dataset, FLAGS.out, FLAGS.torch_threads, FLAGS.width, FLAGS.data_root)
+  run(FLAGS.epochs, FLAGS.dataset, FLAGS.out, FLAGS.torch_threads, FLAGS.width, FLAGS.data_root,
+      FLAGS.interleave)
 
 
 if __name__ == '__main__':
@@ -329,4 +417,6 @@ if __name__ == '__main__':
   flags.DEFINE_integer('torch_threads', 0, "torch.set_num_threads (0: torch's default).")
   flags.DEFINE_integer('width', None, 'ResNet base width (default: the classifier config, 64).')
   flags.DEFINE_string('data_root', '', 'Folder of <dataset>.npz (default: $MEDMNIST_ROOT).')
+  flags.DEFINE_bool('interleave', True, "An epoch of torch's after each of ours, so that both "
+                    'meet the same machine (--nointerleave: ours, then torch).')
   app.run(main)
