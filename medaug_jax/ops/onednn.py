@@ -38,9 +38,9 @@ _SOURCE = pathlib.Path(__file__).with_name('onednn_conv.cc')
 _TARGETS = {'forward': 'medaug_onednn_conv_forward_v1',
             'input_grad': 'medaug_onednn_conv_input_grad_v1',
             'kernel_grad': 'medaug_onednn_conv_kernel_grad_v1'}
-_RTLD_NOLOAD = 4  # dlfcn.h (Linux): only a library already loaded
 _SYMBOLS = {'forward': 'MedaugConvForward', 'input_grad': 'MedaugConvInputGrad',
             'kernel_grad': 'MedaugConvKernelGrad'}
+_RTLD_NOLOAD = 4  # dlfcn.h (Linux): only a library already loaded
 
 
 class Unavailable(Exception):
@@ -112,11 +112,12 @@ def _load(path):
   """ctypes.CDLL(path), GNU OpenMP's idle workers sleeping, not spinning.
 
   oneDNN's OpenMP threads share the cores with XLA's own thread pool, and by
-  default libgomp's workers spin after every parallel region, on the cores
-  XLA's next ops need: the ResNet-18 train step took 1.8-2.7 s (some
-  processes 3.1 s) against 1.6 s with OMP_WAIT_POLICY=PASSIVE (BENCHMARKS.md,
-  "OpenMP's idle threads"). libgomp reads the policy once, when it is loaded;
-  a policy the user set is kept.
+  default libgomp's workers spin for about 3 ms after every parallel region,
+  on the cores XLA's next ops need. Over five alternating processes the
+  ResNet-18 train step ran at a median 65.2 img/s with sleeping workers
+  against 50.4 with spinning ones, with a spread as large as that
+  (BENCHMARKS.md, "The torch side in a process of its own"). libgomp reads
+  the policy once, when it is loaded; a policy the user set is kept.
   """
   if 'OMP_WAIT_POLICY' in os.environ:
     return ctypes.CDLL(path)
