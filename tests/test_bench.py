@@ -118,6 +118,8 @@ def test_worker_runs_calls_in_a_process_of_its_own():
     assert remote.call('os:getpid') == pid  # an error in a call leaves the worker up
     with pytest.raises(worker.RemoteError, match='died \\(exit code 3\\)'):
       remote.call('os:_exit', 3)
+  assert worker.timed(lambda: 0.25) == 0.25  # a function's own figure
+  assert 0 < worker.timed(lambda: None) < 1  # else measured here
   with worker.InProcess() as local:
     assert local.call('os:getpid') == os.getpid()
     assert local.make('test_bench:_pairs', 1)[0][1]('y') == (0, 'y', os.getpid())

@@ -18,7 +18,6 @@ import contextlib
 import functools
 import os
 import statistics
-import time
 
 from absl import app, flags
 
@@ -55,7 +54,8 @@ def _jax_fns(conv, stride):
 
 def torch_fns(x, w, stride):
   """On the PyTorch side (bench/worker.py): ('fwd', f), ('grad', f), the
-  conv2d of NHWC x and HWIO w, forward and forward+backward."""
+  conv2d of NHWC x and HWIO w, forward and forward+backward; each f returns
+  its own seconds (timed there, without the round trip to that process)."""
   import torch  # pylint: disable=g-import-not-at-top
   tx = torch.from_numpy(x.transpose(0, 3, 1, 2).copy()).requires_grad_()
   tw = torch.from_numpy(w.transpose(3, 2, 0, 1).copy()).requires_grad_()
@@ -67,7 +67,7 @@ def torch_fns(x, w, stride):
 
   def grad():
     (conv(tx, tw) ** 2).sum().backward()
-  return [('fwd', fwd), ('grad', grad)]
+  return [(k, functools.partial(worker.timed, f)) for k, f in (('fwd', fwd), ('grad', grad))]
 
 
 IMPLS = ('lax', 'ours', 'onednn', 'im2col', 'winograd', 'winograd_f4', 'torch')
@@ -116,9 +116,7 @@ def _run(batch, repeats, torch_side, layers, impls):
     for _ in range(repeats + 1):  # the first round warms up (compiles)
       for n, (fns, a) in timed.items():
         for k, f in zip(('fwd', 'grad'), fns):
-          t = time.perf_counter()
-          f(*a)
-          times[(n, k)].append(time.perf_counter() - t)
+          times[(n, k)].append(worker.timed(f, *a))
     ho = -(-hw // s)
     gflop = 2 * batch * ho * ho * 9 * cin * cout / 1e9
     row = {'layer': f'{hw}x{hw} {cin}->{cout} s{s}', 'gflop_fwd': gflop}

@@ -150,18 +150,12 @@ class Impl:
   times: list = dataclasses.field(default_factory=list)  # per block
 
 
-def _timed(fn, *args):
-  t = time.perf_counter()
-  fn(*args)
-  return time.perf_counter() - t
-
-
 def interleave(impls, repeats):
   for impl in impls:
-    impl.first_s = _timed(impl.run, 1)
+    impl.first_s = worker.timed(impl.run, 1)
   for _ in range(repeats):
     for impl in impls:
-      impl.times.append(_timed(impl.run, impl.steps))
+      impl.times.append(worker.timed(impl.run, impl.steps))
 
 
 def _block_steps(model, o):
@@ -189,7 +183,7 @@ def _peak(matmul, size, repeats=5):
   """GFLOP/s of the best of `repeats` calls of matmul(), a size^2 float32
   matmul that waits for its result, after a warm-up call."""
   matmul()
-  return 2 * size ** 3 / min(_timed(matmul) for _ in range(repeats)) / 1e9
+  return 2 * size ** 3 / min(worker.timed(matmul) for _ in range(repeats)) / 1e9
 
 
 # --------------------------------------------------------------------------- #
@@ -390,7 +384,10 @@ def jax_peak(size):
   import jax  # pylint: disable=g-import-not-at-top
   a = jax.random.normal(jax.random.key(0), (size, size))
   f = jax.jit(lambda x: x @ x)
-  return _peak(lambda: f(a).block_until_ready(), size)
+
+  def matmul():
+    f(a).block_until_ready()
+  return _peak(matmul, size)
 
 
 # --------------------------------------------------------------------------- #
@@ -416,8 +413,10 @@ def _torch_fn(model, channels, o, device, compiled, images, labels, batches):
 
 
 def torch_runs(model, channels, o, device):
-  """Runs on the PyTorch side: ((name, steps, images), run) of torch_impls."""
-  return [((i.name, i.steps, i.images), i.run) for i in torch_impls(model, channels, o, device)]
+  """Runs on the PyTorch side: ((name, steps, images), run) of torch_impls,
+  each run returning its own seconds."""
+  return [((i.name, i.steps, i.images), lambda calls, run=i.run: worker.timed(run, calls))
+          for i in torch_impls(model, channels, o, device)]
 
 
 def torch_impls(model, channels, o, device):

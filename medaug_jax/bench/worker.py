@@ -20,7 +20,17 @@ malloc setting (hostmem.keep_freed_memory) as the benchmarks' entry points.
 """
 import importlib
 import multiprocessing
+import time
 import traceback
+
+
+def timed(fn, *args):
+  """Seconds fn(*args) took: the float it returns, if it returns one (a
+  function run in the worker times itself there, without the round trip to
+  it), else measured here."""
+  t = time.perf_counter()
+  took = fn(*args)
+  return took if isinstance(took, float) else time.perf_counter() - t
 
 
 class RemoteError(RuntimeError):
