@@ -71,7 +71,28 @@ def _serve(conn):
     conn.send(('ok', out))
 
 
-class Remote:
+class InProcess:
+  """The worker's interface, run in this process (--notorch_process, tests)."""
+
+  def call(self, target, *args):
+    """target(*args); target is 'package.module:function'."""
+    return _resolve(target)(*args)
+
+  def make(self, target, *args):
+    """[(meta, run)]: the (meta, fn) pairs target(*args) gives."""
+    return list(_resolve(target)(*args))
+
+  def close(self):
+    pass
+
+  def __enter__(self):
+    return self
+
+  def __exit__(self, *exc):
+    self.close()
+
+
+class Remote(InProcess):
   """A worker process (spawned, so nothing of the parent's state comes along)."""
 
   def __init__(self):
@@ -113,28 +134,3 @@ class Remote:
     if self._proc.is_alive():
       self._proc.kill()
     self._conn.close()
-
-  def __enter__(self):
-    return self
-
-  def __exit__(self, *exc):
-    self.close()
-
-
-class InProcess:
-  """Remote's interface, run in this process (--notorch_process, tests)."""
-
-  def call(self, target, *args):
-    return _resolve(target)(*args)
-
-  def make(self, target, *args):
-    return list(_resolve(target)(*args))
-
-  def close(self):
-    pass
-
-  def __enter__(self):
-    return self
-
-  def __exit__(self, *exc):
-    self.close()
