@@ -29,10 +29,11 @@ _DIMS = ('NHWC', 'HWIO', 'NHWC')
 _MATMUL_MIN_IN_CHANNELS = 16
 _LIBRARY_MAX_OUT_CHANNELS = 16
 # oneDNN's direct 3x3 stride-1 conv lost to Winograd F(2x2, 3x3) on the
-# ResNet's 4x4x512 layer (185 against 101 ms forward+backward at batch 128 in
-# a first scratch measurement; `python -m medaug_jax.bench.layers
-# --impls=ours,onednn,winograd` times it): few pixels, and a 9.4 MB kernel
-# reordered on every call. On every other ResNet layer oneDNN won or tied.
+# ResNet's 4x4x512 layer (forward+backward at batch 128, 190 against 400
+# GFLOP/s, results/bench_cpu_own_process_2026-11-27/layers.md, from
+# `python -m medaug_jax.bench.layers --impls=ours,onednn,winograd,torch`):
+# few pixels, and a 9.4 MB kernel reordered on every call. On the other
+# ResNet layers oneDNN won or tied.
 _ONEDNN_MIN_STRIDE1_PIXELS = 16
 
 
