@@ -64,6 +64,8 @@ flags.DEFINE_bool('baseline', False, 'Also time the ResNet train step with plain
                   'convolutions (without medaug_jax.ops.conv_cpu).')
 flags.DEFINE_bool('without_onednn', True, "Also time the JAX steps with conv_cpu's XLA-based "
                   "convolutions in place of oneDNN's (when oneDNN's are available).")
+flags.DEFINE_bool('without_onednn_bn', False, "Also time the ResNet train step with XLA's batch "
+                  "norm in place of oneDNN's (when oneDNN's is available).")
 flags.DEFINE_bool('classic', True, "Also time the ResNet train step with the 'standard' "
                   'classic augmentation (medaug_jax/transforms.py) in it.')
 flags.DEFINE_bool('torch', None, 'PyTorch columns (default: when torch is importable).')
@@ -257,17 +259,19 @@ def _compile(fn, *args):
   return lowered, compiled, time.perf_counter() - t
 
 
-def jax_impl(model, channels, o, num_seeds=0, plain_conv=False, augment=False, use_onednn=True):
+def jax_impl(model, channels, o, num_seeds=0, plain_conv=False, augment=False, use_onednn=True,
+             onednn_bn=True):
   """The trainer's jitted step (or the classifier's jitted eval pass).
 
   plain_conv: trace the ResNet with lax.conv_general_dilated as it is.
   augment: the ResNet step with the 'standard' classic augmentation.
   use_onednn: False traces it with conv_cpu's XLA-based convolutions only.
+  onednn_bn: False traces it with XLA's batch norm (Flax's nn.BatchNorm).
   """
-  if not use_onednn:
-    with onednn.turned_off():
+  if not (use_onednn and onednn_bn):
+    with onednn.turned_off(None if not use_onednn else 'batch_norm'):
       impl = jax_impl(model, channels, o, num_seeds, plain_conv, augment)
-    impl.name += ' (no oneDNN)'
+    impl.name += ' (no oneDNN)' if not use_onednn else ' (XLA batch norm)'
     return impl
   if plain_conv:
     with _lax_convolutions():
@@ -507,6 +511,8 @@ def _run(o, values, t_start, versions, device, torch_side):
       impls = [jax_impl(model, ch, o)]
       if o.without_onednn and onednn.available():
         impls.append(jax_impl(model, ch, o, use_onednn=False))
+      if o.without_onednn_bn and model == 'resnet_train' and onednn.available('batch_norm'):
+        impls.append(jax_impl(model, ch, o, onednn_bn=False))
       if o.baseline and model == 'resnet_train':
         impls.append(jax_impl(model, ch, o, plain_conv=True))
       if o.classic and model == 'resnet_train':

@@ -13,7 +13,7 @@ from typing import Any, Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
-from medaug_jax.ops import conv_cpu
+from medaug_jax.ops import conv_cpu, onednn
 
 
 class BasicBlock(nn.Module):
@@ -62,7 +62,11 @@ class ResNet(nn.Module):
 
 
 class _MaskedBatchNorm(nn.Module):
-  """nn.BatchNorm that takes its batch mask at construction time."""
+  """nn.BatchNorm that takes its batch mask at construction time.
+
+  In training on one CPU device its arithmetic is oneDNN's (_OneDnnBatchNorm);
+  the variables are nn.BatchNorm's either way.
+  """
   use_running_average: bool
   momentum: float
   epsilon: float
@@ -71,6 +75,9 @@ class _MaskedBatchNorm(nn.Module):
 
   @nn.compact
   def __call__(self, x):
+    if (not self.use_running_average and x.ndim == 4 and self.dtype == jnp.float32
+        and onednn.runs(x.dtype, 'batch_norm')):
+      return _OneDnnBatchNorm(self.momentum, self.epsilon, name='bn')(x, self.mask)
     bn = nn.BatchNorm(use_running_average=self.use_running_average,
                       momentum=self.momentum, epsilon=self.epsilon,
                       dtype=self.dtype, name='bn')
@@ -79,6 +86,28 @@ class _MaskedBatchNorm(nn.Module):
       mask = self.mask.reshape((-1,) + (1,) * (x.ndim - 1))
       mask = jnp.broadcast_to(mask, x.shape)
     return bn(x, mask=mask)
+
+
+class _OneDnnBatchNorm(nn.Module):
+  """nn.BatchNorm's training step by oneDNN: its variables (names, initial
+  values, running-average rule), one read of the activation for the
+  statistics where XLA:CPU writes the masked activation out first."""
+  momentum: float
+  epsilon: float
+
+  @nn.compact
+  def __call__(self, x, mask):
+    shape = x.shape[-1:]
+    ra_mean = self.variable('batch_stats', 'mean', lambda s: jnp.zeros(s, jnp.float32), shape)
+    ra_var = self.variable('batch_stats', 'var', lambda s: jnp.ones(s, jnp.float32), shape)
+    scale = self.param('scale', nn.initializers.ones, shape, jnp.float32)
+    bias = self.param('bias', nn.initializers.zeros, shape, jnp.float32)
+    rows = jnp.ones(x.shape[:1], jnp.float32) if mask is None else mask.astype(jnp.float32)
+    y, mean, var = onednn.batch_norm(x, scale, bias, rows, self.epsilon)
+    if not self.is_initializing():
+      ra_mean.value = self.momentum * ra_mean.value + (1 - self.momentum) * mean
+      ra_var.value = self.momentum * ra_var.value + (1 - self.momentum) * var
+    return y
 
 
 def resnet18(num_classes, width=64, dtype=jnp.float32):

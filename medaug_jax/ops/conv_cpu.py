@@ -183,12 +183,10 @@ def winograd_f4_conv3x3(x, w):
 def cpu_impl(w_shape, strides, pads, x_shape=None, dtype=jnp.float32):
   """Which CPU convolution runs a conv: 'onednn', 'winograd', 'im2col' or 'lax'.
 
-  oneDNN's direct convolutions take every float32 conv they win (all but
-  3x3 stride-1 convs of maps of 4x4 or less, where Winograd's matmuls win)
-  when onednn.available() and the program runs on one CPU device: XLA
-  cannot split a custom call over a mesh, so with several (forced host
-  devices, processes of a pod test) every device would run the whole batch.
-  Without x_shape the choice is among the others.
+  oneDNN's direct convolutions take every conv they win (all but 3x3
+  stride-1 convs of maps of 4x4 or less, where Winograd's matmuls win) where
+  onednn.runs (float32, one CPU device). Without x_shape the choice is among
+  the others.
 
   Winograd F(2x2, 3x3) takes every 3x3 stride-1 'SAME' conv with at least 16
   inputs and more than 16 outputs (the ResNet's stride-1 layers: 1.6-2.3x
@@ -199,8 +197,7 @@ def cpu_impl(w_shape, strides, pads, x_shape=None, dtype=jnp.float32):
   per-layer figures.
   """
   cin, cout = w_shape[2:]
-  if (x_shape is not None and dtype == jnp.float32 and jax.device_count() == 1
-      and onednn.available()
+  if (x_shape is not None and onednn.runs(dtype, 'conv')
       and not (tuple(w_shape[:2]) == (3, 3) and strides == (1, 1)
                and x_shape[1] * x_shape[2] <= _ONEDNN_MIN_STRIDE1_PIXELS)):
     return 'onednn'

@@ -1,10 +1,12 @@
-"""oneDNN's direct convolutions inside jitted JAX programs on x86 CPUs.
+"""oneDNN's convolutions and batch norm inside jitted JAX programs on x86 CPUs.
 
 XLA:CPU's convolutions, and the matmul rewrites of them in conv_cpu, spend
 their time in memory passes (patches, Winograd tiles) on a machine with
 ~20 GB/s; oneDNN's JIT kernels, the ones torch runs on the same CPU, do not.
-onednn_conv.cc wraps its forward, input-gradient and kernel-gradient
-primitives as XLA FFI custom calls; `conv` joins them with custom VJPs.
+onednn.cc wraps its forward, input-gradient and kernel-gradient convolution
+primitives as XLA FFI custom calls; `conv` joins them with custom VJPs. Its
+training-mode batch norm (`batch_norm`) replaces XLA's, which writes the
+masked activation out whole before a library reduction reads it back.
 
 The library comes from PyPI (onednn-cpu-gomp, and its headers from
 onednn-devel-cpu-gomp, both x86-64 Linux); the wrapper is compiled with the
@@ -30,16 +32,20 @@ import tempfile
 
 from absl import logging
 import jax
+import jax.numpy as jnp
 import numpy as np
 
-_SOURCE = pathlib.Path(__file__).with_name('onednn_conv.cc')
+_SOURCE = pathlib.Path(__file__).with_name('onednn.cc')
 # Versioned: programs in JAX's persistent compilation cache name their
 # custom calls, and a changed ABI must not meet an old program.
 _TARGETS = {'forward': 'medaug_onednn_conv_forward_v1',
             'input_grad': 'medaug_onednn_conv_input_grad_v1',
-            'kernel_grad': 'medaug_onednn_conv_kernel_grad_v1'}
+            'kernel_grad': 'medaug_onednn_conv_kernel_grad_v1',
+            'bn_forward': 'medaug_onednn_batch_norm_forward_v1',
+            'bn_backward': 'medaug_onednn_batch_norm_backward_v1'}
 _SYMBOLS = {'forward': 'MedaugConvForward', 'input_grad': 'MedaugConvInputGrad',
-            'kernel_grad': 'MedaugConvKernelGrad'}
+            'kernel_grad': 'MedaugConvKernelGrad', 'bn_forward': 'MedaugBatchNormForward',
+            'bn_backward': 'MedaugBatchNormBackward'}
 _RTLD_NOLOAD = 4  # dlfcn.h (Linux): only a library already loaded
 
 
@@ -146,26 +152,41 @@ def _library():
 
 
 _turned_off = []
+OPS = ('conv', 'batch_norm')
 
 
 @contextlib.contextmanager
-def turned_off():
-  """Models traced inside use conv_cpu's XLA-based convolutions (benchmarks)."""
-  _turned_off.append(True)
+def turned_off(op=None):
+  """Programs traced inside leave oneDNN out: every op, or only `op` (one of
+  OPS), e.g. to time a step with XLA's batch norm (benchmarks)."""
+  if op is not None and op not in OPS:
+    raise ValueError(f'unknown oneDNN op {op!r}; one of {OPS}')
+  _turned_off.append(op)
   try:
     yield
   finally:
     _turned_off.pop()
 
 
-def available():
-  """Whether oneDNN's convolutions run in programs traced now."""
-  return not unavailable_reason()
+def available(op='conv'):
+  """Whether oneDNN's `op` (one of OPS) runs in programs traced now."""
+  return not unavailable_reason(op)
 
 
-def unavailable_reason():
-  """'' when oneDNN's convolutions can run here, else why not (logged once)."""
-  if _turned_off:
+def runs(dtype, op):
+  """Whether an `op` of this dtype goes to oneDNN in a program traced now.
+
+  float32 on one CPU device: XLA cannot split a custom call over a mesh, so
+  with several (forced host devices, processes of a pod test) every device
+  would run the whole batch.
+  """
+  return (dtype == np.float32 and jax.default_backend() == 'cpu'
+          and jax.device_count() == 1 and available(op))
+
+
+def unavailable_reason(op='conv'):
+  """'' when oneDNN's `op` can run here, else why not (logged once)."""
+  if None in _turned_off or op in _turned_off:
     return 'turned off for this trace'
   if os.environ.get('MEDAUG_JAX_ONEDNN', '').lower() in ('off', '0', 'false'):
     return 'turned off by MEDAUG_JAX_ONEDNN'
@@ -263,3 +284,55 @@ def _kernel_grad_bwd(w_shape, strides, pads, saved, g):
 conv.defvjp(_conv_fwd, _conv_bwd)
 input_grad.defvjp(_input_grad_fwd, _input_grad_bwd)
 kernel_grad.defvjp(_kernel_grad_fwd, _kernel_grad_bwd)
+
+
+# Training-mode batch norm. The statistics are also outputs (for the running
+# averages); their cotangents are symbolic zeros unless something
+# differentiates them, and then their terms are added in JAX.
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(4,))
+def batch_norm(x, scale, bias, mask, epsilon):
+  """(y, mean, var): nn.BatchNorm's training forward over the rows mask keeps.
+
+  x: [N, H, W, C] float32; scale, bias: [C]; mask: [N] float32, nonzero on
+  the rows in the batch, which come first (a short last batch padded at its
+  end). y = (x - mean) / sqrt(var + epsilon) * scale + bias with the kept
+  rows' mean and biased variance; the other rows of y are zero and get no
+  gradient (the loss masks them: they never reach it). Call only when
+  runs(x.dtype).
+  """
+  return _bn_forward(x, scale, bias, mask, epsilon)
+
+
+def _bn_forward(x, scale, bias, mask, epsilon):
+  stat = jax.ShapeDtypeStruct(scale.shape, np.float32)
+  return jax.ffi.ffi_call(
+      _TARGETS['bn_forward'], (jax.ShapeDtypeStruct(x.shape, np.float32), stat, stat),
+      vmap_method='sequential')(x, scale, bias, mask, epsilon=np.float32(epsilon))
+
+
+def _batch_norm_fwd(x, scale, bias, mask, epsilon):
+  x, scale, bias, mask = (a.value for a in (x, scale, bias, mask))
+  y, mean, var = _bn_forward(x, scale, bias, mask, epsilon)
+  return (y, mean, var), (x, scale, mean, var, mask)
+
+
+def _batch_norm_bwd(epsilon, saved, cotangents):
+  x, scale, mean, var, mask = saved
+  dy, dmean, dvar = cotangents
+  if isinstance(dy, jax.custom_derivatives.SymbolicZero):
+    dy = jnp.zeros(x.shape, x.dtype)
+  stat = jax.ShapeDtypeStruct(scale.shape, np.float32)
+  dx, dscale, dbias = jax.ffi.ffi_call(
+      _TARGETS['bn_backward'], (jax.ShapeDtypeStruct(x.shape, np.float32), stat, stat),
+      vmap_method='sequential')(x, dy, scale, mean, var, mask, epsilon=np.float32(epsilon))
+  kept = mask.reshape(-1, 1, 1, 1) != 0
+  count = jnp.sum(kept) * x.shape[1] * x.shape[2]  # the pixels each statistic averages
+  if not isinstance(dmean, jax.custom_derivatives.SymbolicZero):
+    dx = dx + jnp.where(kept, dmean / count, 0.)
+  if not isinstance(dvar, jax.custom_derivatives.SymbolicZero):
+    dx = dx + jnp.where(kept, dvar * 2 * (x - mean) / count, 0.)
+  return dx, dscale, dbias, jnp.zeros_like(mask)
+
+
+batch_norm.defvjp(_batch_norm_fwd, _batch_norm_bwd, symbolic_zeros=True)

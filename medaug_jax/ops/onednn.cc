@@ -1,0 +1,347 @@
+// oneDNN primitives as XLA:CPU custom calls (FFI), float32, NHWC:
+// - direct convolutions (HWIO kernel): forward, input and kernel gradient;
+// - training-mode batch normalisation: forward and backward.
+//
+// XLA:CPU's own convolutions and our matmul rewrites of them (Winograd,
+// im2col) pay memory passes that oneDNN's JIT kernels do not; these are the
+// kernels torch uses on the same CPU (BENCHMARKS.md, "oneDNN convolutions").
+// XLA:CPU hands batch statistics to a YNNPACK reduction whose (masked) input
+// it first writes out whole, about three passes of the activation more than
+// oneDNN's batch norm reads (BENCHMARKS.md, "oneDNN batch norm").
+// medaug_jax/ops/onednn.py compiles this file on first use.
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "oneapi/dnnl/dnnl.hpp"
+#include "xla/ffi/api/ffi.h"
+
+namespace ffi = xla::ffi;
+using dnnl::memory;
+using tag = dnnl::memory::format_tag;
+using Args = std::unordered_map<int, memory>;
+
+namespace {
+
+const auto kF32 = memory::data_type::f32;
+
+dnnl::engine& Engine() {
+  static dnnl::engine* e = new dnnl::engine(dnnl::engine::kind::cpu, 0);
+  return *e;
+}
+
+std::string Key(std::initializer_list<int64_t> values) {
+  std::string k;
+  for (int64_t v : values) k += std::to_string(v) + ",";
+  return k;
+}
+
+// Primitives are made once per shape (oneDNN JIT-compiles each) and kept.
+template <typename T>
+T* Cached(const std::string& key, const std::function<std::unique_ptr<T>()>& make) {
+  static std::mutex mu;
+  static auto* cache = new std::unordered_map<std::string, std::unique_ptr<T>>();
+  std::lock_guard<std::mutex> lock(mu);
+  auto it = cache->find(key);
+  if (it != cache->end()) return it->second.get();
+  T* out = make().release();
+  (*cache)[key].reset(out);
+  return out;
+}
+
+dnnl::primitive_attr UserScratchpad() {
+  // Each call brings its own scratchpad: XLA may run two primitives at once
+  // (an input and a kernel gradient), and the library's shared one is not
+  // safe for that.
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return attr;
+}
+
+memory Scratch(const dnnl::primitive_desc_base& pd) {
+  thread_local std::vector<char> buf;
+  const memory::desc md = pd.scratchpad_desc();
+  if (buf.size() < md.get_size()) buf.resize(md.get_size());
+  return memory(md, Engine(), buf.data());
+}
+
+memory Wrap(const memory::desc& md, const void* p) {
+  return memory(md, Engine(), const_cast<void*>(p));
+}
+
+// m in the layout a primitive asked for: m itself, or a reordered copy.
+memory AsLayout(dnnl::stream& s, memory m, const memory::desc& want) {
+  if (m.get_desc() == want) return m;
+  memory out(want, Engine());
+  dnnl::reorder(m, out).execute(s, m, out);
+  return out;
+}
+
+// Runs body(stream) and waits for it, oneDNN's exceptions as an FFI error.
+ffi::Error Run(const char* what, const std::function<void(dnnl::stream&)>& body) {
+  try {
+    dnnl::stream s(Engine());
+    body(s);
+    s.wait();
+  } catch (const dnnl::error& e) {
+    return ffi::Error::Internal(std::string("oneDNN ") + what + " failed: " + e.what());
+  }
+  return ffi::Error::Success();
+}
+
+// ---- Convolutions ----
+
+// One convolution's shapes: input NHWC, output channels, kernel, output map,
+// strides and padding (top, bottom, left, right).
+struct Geometry {
+  int64_t n, h, w, c, o, kh, kw, oh, ow, sh, sw, pt, pb, pl, pr;
+};
+
+struct Conv {
+  memory::desc src, wei, dst;  // the caller's plain layouts
+  dnnl::convolution_forward::primitive_desc fwd_pd;
+  dnnl::convolution_backward_data::primitive_desc bwd_data_pd;
+  dnnl::convolution_backward_weights::primitive_desc bwd_w_pd;
+  dnnl::primitive fwd, bwd_data, bwd_w;
+};
+
+std::unique_ptr<Conv> MakeConv(const Geometry& g) {
+  auto c = std::make_unique<Conv>();
+  // Activations stay in XLA's NHWC: reordering them would cost the memory
+  // passes this file exists to avoid. The kernel is small, so oneDNN picks
+  // its blocked layout ('any') and each call reorders it.
+  c->src = memory::desc({g.n, g.c, g.h, g.w}, kF32, tag::nhwc);
+  c->wei = memory::desc({g.o, g.c, g.kh, g.kw}, kF32, tag::hwio);
+  c->dst = memory::desc({g.n, g.o, g.oh, g.ow}, kF32, tag::nhwc);
+  const memory::desc wei_any({g.o, g.c, g.kh, g.kw}, kF32, tag::any);
+  const memory::dims strides = {g.sh, g.sw}, dil = {0, 0};
+  const memory::dims pad_l = {g.pt, g.pl}, pad_r = {g.pb, g.pr};
+  const auto alg = dnnl::algorithm::convolution_direct;
+  const auto attr = UserScratchpad();
+  c->fwd_pd = dnnl::convolution_forward::primitive_desc(
+      Engine(), dnnl::prop_kind::forward_training, alg, c->src, wei_any, c->dst, strides, dil,
+      pad_l, pad_r, attr);
+  c->bwd_data_pd = dnnl::convolution_backward_data::primitive_desc(
+      Engine(), alg, c->src, wei_any, c->dst, strides, dil, pad_l, pad_r, c->fwd_pd, attr);
+  c->bwd_w_pd = dnnl::convolution_backward_weights::primitive_desc(
+      Engine(), alg, c->src, wei_any, c->dst, strides, dil, pad_l, pad_r, c->fwd_pd, attr);
+  c->fwd = dnnl::convolution_forward(c->fwd_pd);
+  c->bwd_data = dnnl::convolution_backward_data(c->bwd_data_pd);
+  c->bwd_w = dnnl::convolution_backward_weights(c->bwd_w_pd);
+  return c;
+}
+
+Conv* GetConv(const Geometry& g) {
+  return Cached<Conv>(Key({g.n, g.h, g.w, g.c, g.o, g.kh, g.kw, g.oh, g.ow, g.sh, g.sw, g.pt,
+                           g.pb, g.pl, g.pr}),
+                      [&] { return MakeConv(g); });
+}
+
+Geometry Geo(ffi::Span<const int64_t> x, ffi::Span<const int64_t> w,
+             ffi::Span<const int64_t> y, ffi::Span<const int64_t> strides,
+             ffi::Span<const int64_t> pads) {
+  return Geometry{x[0], x[1], x[2], x[3], w[3], w[0], w[1], y[1], y[2],
+                  strides[0], strides[1], pads[0], pads[1], pads[2], pads[3]};
+}
+
+// ---- Batch normalisation ----
+
+struct BatchNorm {
+  memory::desc data, stat;
+  dnnl::batch_normalization_forward::primitive_desc fwd_pd;
+  dnnl::batch_normalization_backward::primitive_desc bwd_pd;
+  dnnl::primitive fwd, bwd;
+};
+
+BatchNorm* GetBatchNorm(int64_t n, int64_t h, int64_t w, int64_t c, float epsilon) {
+  int64_t eps_bits = 0;
+  std::memcpy(&eps_bits, &epsilon, sizeof(epsilon));
+  return Cached<BatchNorm>(Key({n, h, w, c, eps_bits}), [&] {
+    auto b = std::make_unique<BatchNorm>();
+    b->data = memory::desc({n, c, h, w}, kF32, tag::nhwc);
+    b->stat = memory::desc({c}, kF32, tag::a);
+    const auto flags = dnnl::normalization_flags::use_scale |
+                       dnnl::normalization_flags::use_shift;
+    const auto attr = UserScratchpad();
+    b->fwd_pd = dnnl::batch_normalization_forward::primitive_desc(
+        Engine(), dnnl::prop_kind::forward_training, b->data, b->data, epsilon, flags, attr);
+    b->bwd_pd = dnnl::batch_normalization_backward::primitive_desc(
+        Engine(), dnnl::prop_kind::backward, b->data, b->data, b->data, epsilon, flags,
+        b->fwd_pd, attr);
+    b->fwd = dnnl::batch_normalization_forward(b->fwd_pd);
+    b->bwd = dnnl::batch_normalization_backward(b->bwd_pd);
+    return b;
+  });
+}
+
+// The batch is the rows the mask keeps, which must come first (the trainer
+// pads a short last batch at its end); the rest are outside it.
+ffi::Error KeptRows(ffi::Buffer<ffi::F32> mask, int64_t* kept) {
+  const float* m = mask.typed_data();
+  const int64_t n = mask.element_count();
+  int64_t k = 0;
+  while (k < n && m[k] != 0.f) ++k;
+  for (int64_t i = k; i < n; ++i)
+    if (m[i] != 0.f)
+      return ffi::Error::InvalidArgument("batch norm: the rows the mask keeps must come first");
+  if (k == 0) return ffi::Error::InvalidArgument("batch norm: the mask keeps no rows");
+  *kept = k;
+  return ffi::Error::Success();
+}
+
+void ZeroRowsFrom(int64_t k, ffi::ResultBuffer<ffi::F32>& out) {
+  const auto d = out->dimensions();
+  const int64_t row = d[1] * d[2] * d[3];
+  std::memset(out->typed_data() + k * row, 0, (d[0] - k) * row * sizeof(float));
+}
+
+}  // namespace
+
+ffi::Error ConvForward(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> w,
+                       ffi::ResultBuffer<ffi::F32> y, ffi::Span<const int64_t> strides,
+                       ffi::Span<const int64_t> pads) {
+  return Run("convolution", [&](dnnl::stream& s) {
+    Conv* c = GetConv(Geo(x.dimensions(), w.dimensions(), y->dimensions(), strides, pads));
+    memory wm = AsLayout(s, Wrap(c->wei, w.typed_data()), c->fwd_pd.weights_desc());
+    c->fwd.execute(s, {{DNNL_ARG_SRC, Wrap(c->src, x.typed_data())},
+                       {DNNL_ARG_WEIGHTS, wm},
+                       {DNNL_ARG_DST, Wrap(c->dst, y->typed_data())},
+                       {DNNL_ARG_SCRATCHPAD, Scratch(c->fwd_pd)}});
+  });
+}
+
+ffi::Error ConvInputGrad(ffi::Buffer<ffi::F32> dy, ffi::Buffer<ffi::F32> w,
+                         ffi::ResultBuffer<ffi::F32> dx, ffi::Span<const int64_t> strides,
+                         ffi::Span<const int64_t> pads) {
+  return Run("convolution", [&](dnnl::stream& s) {
+    Conv* c = GetConv(Geo(dx->dimensions(), w.dimensions(), dy.dimensions(), strides, pads));
+    memory wm = AsLayout(s, Wrap(c->wei, w.typed_data()), c->bwd_data_pd.weights_desc());
+    c->bwd_data.execute(s, {{DNNL_ARG_DIFF_DST, Wrap(c->dst, dy.typed_data())},
+                            {DNNL_ARG_WEIGHTS, wm},
+                            {DNNL_ARG_DIFF_SRC, Wrap(c->src, dx->typed_data())},
+                            {DNNL_ARG_SCRATCHPAD, Scratch(c->bwd_data_pd)}});
+  });
+}
+
+ffi::Error ConvKernelGrad(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> dy,
+                          ffi::ResultBuffer<ffi::F32> dw, ffi::Span<const int64_t> strides,
+                          ffi::Span<const int64_t> pads) {
+  return Run("convolution", [&](dnnl::stream& s) {
+    Conv* c = GetConv(Geo(x.dimensions(), dw->dimensions(), dy.dimensions(), strides, pads));
+    memory user = Wrap(c->wei, dw->typed_data());
+    const bool plain = c->bwd_w_pd.diff_weights_desc() == c->wei;
+    memory out = plain ? user : memory(c->bwd_w_pd.diff_weights_desc(), Engine());
+    c->bwd_w.execute(s, {{DNNL_ARG_SRC, Wrap(c->src, x.typed_data())},
+                         {DNNL_ARG_DIFF_DST, Wrap(c->dst, dy.typed_data())},
+                         {DNNL_ARG_DIFF_WEIGHTS, out},
+                         {DNNL_ARG_SCRATCHPAD, Scratch(c->bwd_w_pd)}});
+    if (!plain) dnnl::reorder(out, user).execute(s, out, user);
+  });
+}
+
+// y = (x - mean) / sqrt(var + epsilon) * scale + shift over the kept rows,
+// with their biased variance; the other rows of y are zero.
+ffi::Error BatchNormForward(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> scale,
+                            ffi::Buffer<ffi::F32> shift, ffi::Buffer<ffi::F32> mask,
+                            ffi::ResultBuffer<ffi::F32> y, ffi::ResultBuffer<ffi::F32> mean,
+                            ffi::ResultBuffer<ffi::F32> var, float epsilon) {
+  int64_t k = 0;
+  if (ffi::Error e = KeptRows(mask, &k); e.failure()) return e;
+  const auto d = x.dimensions();
+  ffi::Error done = Run("batch norm", [&](dnnl::stream& s) {
+    BatchNorm* b = GetBatchNorm(k, d[1], d[2], d[3], epsilon);
+    b->fwd.execute(s, {{DNNL_ARG_SRC, Wrap(b->data, x.typed_data())},
+                       {DNNL_ARG_SCALE, Wrap(b->stat, scale.typed_data())},
+                       {DNNL_ARG_SHIFT, Wrap(b->stat, shift.typed_data())},
+                       {DNNL_ARG_DST, Wrap(b->data, y->typed_data())},
+                       {DNNL_ARG_MEAN, Wrap(b->stat, mean->typed_data())},
+                       {DNNL_ARG_VARIANCE, Wrap(b->stat, var->typed_data())},
+                       {DNNL_ARG_SCRATCHPAD, Scratch(b->fwd_pd)}});
+  });
+  ZeroRowsFrom(k, y);
+  return done;
+}
+
+// The gradients of the kept rows' y (through the batch statistics too) with
+// respect to x, scale and shift; the other rows of dx are zero.
+ffi::Error BatchNormBackward(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> dy,
+                             ffi::Buffer<ffi::F32> scale, ffi::Buffer<ffi::F32> mean,
+                             ffi::Buffer<ffi::F32> var, ffi::Buffer<ffi::F32> mask,
+                             ffi::ResultBuffer<ffi::F32> dx, ffi::ResultBuffer<ffi::F32> dscale,
+                             ffi::ResultBuffer<ffi::F32> dshift, float epsilon) {
+  int64_t k = 0;
+  if (ffi::Error e = KeptRows(mask, &k); e.failure()) return e;
+  const auto d = x.dimensions();
+  ffi::Error done = Run("batch norm", [&](dnnl::stream& s) {
+    BatchNorm* b = GetBatchNorm(k, d[1], d[2], d[3], epsilon);
+    b->bwd.execute(s, {{DNNL_ARG_SRC, Wrap(b->data, x.typed_data())},
+                       {DNNL_ARG_DIFF_DST, Wrap(b->data, dy.typed_data())},
+                       {DNNL_ARG_SCALE, Wrap(b->stat, scale.typed_data())},
+                       {DNNL_ARG_MEAN, Wrap(b->stat, mean.typed_data())},
+                       {DNNL_ARG_VARIANCE, Wrap(b->stat, var.typed_data())},
+                       {DNNL_ARG_DIFF_SRC, Wrap(b->data, dx->typed_data())},
+                       {DNNL_ARG_DIFF_SCALE, Wrap(b->stat, dscale->typed_data())},
+                       {DNNL_ARG_DIFF_SHIFT, Wrap(b->stat, dshift->typed_data())},
+                       {DNNL_ARG_SCRATCHPAD, Scratch(b->bwd_pd)}});
+  });
+  ZeroRowsFrom(k, dx);
+  return done;
+}
+
+#define MEDAUG_CONV_HANDLER(symbol, impl)                              \
+  XLA_FFI_DEFINE_HANDLER_SYMBOL(symbol, impl,                          \
+                                ffi::Ffi::Bind()                       \
+                                    .Arg<ffi::Buffer<ffi::F32>>()      \
+                                    .Arg<ffi::Buffer<ffi::F32>>()      \
+                                    .Ret<ffi::Buffer<ffi::F32>>()      \
+                                    .Attr<ffi::Span<const int64_t>>("strides") \
+                                    .Attr<ffi::Span<const int64_t>>("pads"))
+
+MEDAUG_CONV_HANDLER(MedaugConvForward, ConvForward);
+MEDAUG_CONV_HANDLER(MedaugConvInputGrad, ConvInputGrad);
+MEDAUG_CONV_HANDLER(MedaugConvKernelGrad, ConvKernelGrad);
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(MedaugBatchNormForward, BatchNormForward,
+                              ffi::Ffi::Bind()
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // x
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // scale
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // shift
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // mask
+                                  .Ret<ffi::Buffer<ffi::F32>>()  // y
+                                  .Ret<ffi::Buffer<ffi::F32>>()  // mean
+                                  .Ret<ffi::Buffer<ffi::F32>>()  // var
+                                  .Attr<float>("epsilon"));
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(MedaugBatchNormBackward, BatchNormBackward,
+                              ffi::Ffi::Bind()
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // x
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // dy
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // scale
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // mean
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // var
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // mask
+                                  .Ret<ffi::Buffer<ffi::F32>>()  // dx
+                                  .Ret<ffi::Buffer<ffi::F32>>()  // dscale
+                                  .Ret<ffi::Buffer<ffi::F32>>()  // dshift
+                                  .Attr<float>("epsilon"));
+
+// Which oneDNN implementations serve a shape (BENCHMARKS.md's layer table).
+extern "C" const char* medaug_conv_impls(int64_t n, int64_t h, int64_t w, int64_t c,
+                                         int64_t o, int64_t kh, int64_t kw, int64_t oh,
+                                         int64_t ow, int64_t sh, int64_t sw, int64_t pt,
+                                         int64_t pb, int64_t pl, int64_t pr) {
+  thread_local std::string info;
+  try {
+    Conv* cv = GetConv(Geometry{n, h, w, c, o, kh, kw, oh, ow, sh, sw, pt, pb, pl, pr});
+    info = std::string("forward ") + cv->fwd_pd.impl_info_str() + ", input grad " +
+           cv->bwd_data_pd.impl_info_str() + ", kernel grad " + cv->bwd_w_pd.impl_info_str();
+  } catch (const dnnl::error& e) {
+    info = std::string("error: ") + e.what();
+  }
+  return info.c_str();
+}
