@@ -6,6 +6,7 @@ generators' decoders the same images and diffusion's UNet the same velocity on
 the same weights."""
 import json
 import os
+import pickle
 import subprocess
 import sys
 
@@ -123,6 +124,17 @@ def test_worker_runs_calls_in_a_process_of_its_own():
   with worker.InProcess() as local:
     assert local.call('os:getpid') == os.getpid()
     assert local.make('test_bench:_pairs', 1)[0][1]('y') == (0, 'y', os.getpid())
+
+
+@needs_torch
+def test_torch_side_answers_without_torch_objects():
+  # Unpickling a torch object (torch.__version__ is one) imports torch in the
+  # bench's parent, and with it torch's OpenMP runtime before oneDNN's.
+  answer = pickle.dumps(torch_twins.setup(1, False))
+  done = subprocess.run([sys.executable, '-c', 'import pickle, sys; '
+                         'pickle.loads(sys.stdin.buffer.read()); print("torch" in sys.modules)'],
+                        input=answer, capture_output=True, check=True, timeout=120)
+  assert done.stdout.decode().strip() == 'False'
 
 
 @needs_torch

@@ -72,3 +72,36 @@ def test_downsampling_block_pads_like_pytorch(size):
   grad = jax.grad(lambda x: block.apply(variables, x)[0, 0, 0].sum())(x)
   seen = np.flatnonzero(np.abs(np.asarray(grad[0, :, :, 0])).sum(1) > 0)
   assert seen.tolist() == [0, 1, 2, 3]
+
+
+@pytest.mark.skipif(not onednn.available('batch_norm'), reason='oneDNN is x86-64 Linux only')
+def test_resnet_train_step_with_onednn_batch_norm_matches_flax():
+  """The same variables (names, initial values), loss, gradients and new
+  running statistics with oneDNN's batch norm as with nn.BatchNorm, on a
+  short last batch (padded rows masked)."""
+  model = resnet.ResNet(num_classes=3, width=8)
+  x = jax.random.normal(jax.random.key(1), (10, 28, 28, 1))
+  mask = jnp.arange(10) < 7
+
+  def step():
+    variables = jax.jit(model.init, static_argnames='train')(jax.random.key(0), x, train=True)
+
+    def loss(params):
+      logits, new = model.apply({'params': params, 'batch_stats': variables['batch_stats']}, x,
+                                train=True, mask=mask, mutable=['batch_stats'])
+      return jnp.sum(jnp.where(mask[:, None], logits, 0.) ** 2), new
+    jaxpr = str(jax.make_jaxpr(loss)(variables['params']))
+    return jax.jit(jax.value_and_grad(loss, has_aux=True))(variables['params']), variables, jaxpr
+
+  ours, ours_vars, ours_jaxpr = step()
+  with onednn.turned_off('batch_norm'):
+    ref, ref_vars, ref_jaxpr = step()
+  # 20 batch norms: the stem, two in each of 8 blocks, one on each of 3 projections.
+  assert ours_jaxpr.count('medaug_onednn_batch_norm_forward') == 20
+  assert 'batch_norm_forward' not in ref_jaxpr
+  assert jax.tree.structure(ours_vars) == jax.tree.structure(ref_vars)
+  # Relative to each array's largest value: the two compute the variance
+  # differently (two passes; E[x^2] - E[x]^2), which moves small gradients.
+  errs = [float(jnp.max(jnp.abs(a - b)) / jnp.maximum(jnp.max(jnp.abs(b)), 1e-30))
+          for a, b in zip(jax.tree.leaves((ours_vars, ours)), jax.tree.leaves((ref_vars, ref)))]
+  assert max(errs) < 1e-4, errs

@@ -1,10 +1,12 @@
-"""oneDNN's convolutions as XLA custom calls: against lax, under vmap, and their build."""
+"""oneDNN's convolutions and batch norm as XLA custom calls: against lax and
+Flax, under vmap, and their build."""
 import os
 import platform
 import re
 import subprocess
 import sys
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import pytest
@@ -119,8 +121,84 @@ def test_conv_cpu_takes_onednn_where_it_wins():
 
 def test_turned_off_by_the_environment(monkeypatch):
   monkeypatch.setenv('MEDAUG_JAX_ONEDNN', 'off')
-  assert 'MEDAUG_JAX_ONEDNN' in onednn.unavailable_reason()
-  assert not onednn.available()
+  for op in onednn.OPS:
+    assert 'MEDAUG_JAX_ONEDNN' in onednn.unavailable_reason(op)
+    assert not onednn.available(op) and not onednn.runs(jnp.float32, op)
+
+
+@needs_onednn
+def test_turned_off_one_op_or_all():
+  with onednn.turned_off('batch_norm'):
+    assert onednn.available('conv') and not onednn.available('batch_norm')
+  with onednn.turned_off():
+    assert not any(onednn.available(op) for op in onednn.OPS)
+  assert onednn.runs(jnp.float32, 'batch_norm') and not onednn.runs(jnp.bfloat16, 'batch_norm')
+  with pytest.raises(ValueError, match='unknown oneDNN op'):
+    with onednn.turned_off('pool'):
+      pass
+
+
+def _flax_batch_norm(x, scale, bias, mask):
+  """nn.BatchNorm's training forward with a row mask: (y, new mean, new var)."""
+  bn = nn.BatchNorm(use_running_average=False, momentum=0.9, epsilon=1e-5)
+  stats = {'mean': jnp.zeros_like(scale), 'var': jnp.ones_like(scale)}
+  y, new = bn.apply({'params': {'scale': scale, 'bias': bias}, 'batch_stats': stats}, x,
+                    mask=jnp.broadcast_to(mask.reshape(-1, 1, 1, 1) != 0, x.shape),
+                    mutable=['batch_stats'])
+  return y, new['batch_stats']['mean'], new['batch_stats']['var']
+
+
+def _our_batch_norm(x, scale, bias, mask):
+  """The same through onednn.batch_norm and Flax's running-average rule."""
+  y, mean, var = onednn.batch_norm(x, scale, bias, mask, 1e-5)
+  return y, 0.1 * mean, 0.9 + 0.1 * var
+
+
+# A full batch, a short last one (padded rows at the end), the ResNet's
+# 28x28x64 activation at a small batch.
+@needs_onednn
+@pytest.mark.parametrize('n,kept,size,c', [(4, 4, 5, 8), (6, 4, 5, 8), (3, 2, 28, 64)])
+def test_batch_norm_matches_flax_on_the_kept_rows(n, kept, size, c):
+  k1, k2, k3, k4, k5 = jax.random.split(jax.random.key(3), 5)
+  x = 2 * jax.random.normal(k1, (n, size, size, c)) + 1
+  scale, bias = jax.random.normal(k2, (c,)), jax.random.normal(k3, (c,))
+  mask = (jnp.arange(n) < kept).astype(jnp.float32)
+  # The loss sees the kept rows only, as the trainer's masked mean does; the
+  # statistics' terms check the cotangents of mean and var too.
+  g = jax.random.normal(k4, x.shape) * mask.reshape(-1, 1, 1, 1)
+  a, b = jax.random.normal(k5, (2, c))
+
+  def value_and_grads(bn, with_stats):
+    def loss(x, scale, bias):
+      y, mean, var = bn(x, scale, bias, mask)
+      return jnp.sum(y * g) + (jnp.sum(mean * a) + jnp.sum(var * b) if with_stats else 0.)
+    return jax.jit(jax.value_and_grad(loss, (0, 1, 2)))(x, scale, bias)
+
+  for with_stats in (False, True):
+    ours, ref = value_and_grads(_our_batch_norm, with_stats), value_and_grads(_flax_batch_norm,
+                                                                             with_stats)
+    errs = [_max_rel_err(o, r) for o, r in zip(jax.tree.leaves(ours), jax.tree.leaves(ref))]
+    assert max(errs) < 1e-4, (with_stats, errs)
+  y, *stats = jax.jit(_our_batch_norm)(x, scale, bias, mask)
+  y_ref, *stats_ref = _flax_batch_norm(x, scale, bias, mask)
+  assert _max_rel_err(y[:kept], y_ref[:kept]) < 1e-4
+  assert max(_max_rel_err(o, r) for o, r in zip(stats, stats_ref)) < 1e-4
+  assert not jnp.any(y[kept:]) and not jnp.any(jax.grad(lambda x: jnp.sum(
+      onednn.batch_norm(x, scale, bias, mask, 1e-5)[0]))(x)[kept:])
+
+
+@needs_onednn
+def test_batch_norm_under_vmap_and_its_mask_errors():
+  x = jax.random.normal(jax.random.key(4), (2, 3, 4, 4, 8))
+  ones, mask = jnp.ones(8), jnp.ones(3)
+  ys = jax.jit(jax.vmap(lambda x: onednn.batch_norm(x, ones, ones, mask, 1e-5)[0]))(x)
+  for i in range(2):
+    assert _max_rel_err(ys[i], _flax_batch_norm(x[i], ones, ones, mask)[0]) < 1e-4
+  bn = jax.jit(lambda m: onednn.batch_norm(x[0], ones, ones, m, 1e-5))
+  with pytest.raises(Exception, match='the rows the mask keeps must come first'):
+    jax.block_until_ready(bn(jnp.array([1., 0., 1.])))
+  with pytest.raises(Exception, match='the mask keeps no rows'):
+    jax.block_until_ready(bn(jnp.zeros(3)))
 
 
 @needs_onednn
@@ -133,7 +211,7 @@ def test_build_is_kept_and_a_failed_one_says_why(tmp_path, monkeypatch):
   # `false` is a compiler that always fails: nothing is left half-written.
   monkeypatch.setenv('MEDAUG_JAX_ONEDNN_CACHE', str(tmp_path / 'bad'))
   monkeypatch.setenv('CXX', 'false')
-  with pytest.raises(onednn.Unavailable, match='compiling onednn_conv.cc failed'):
+  with pytest.raises(onednn.Unavailable, match='compiling onednn.cc failed'):
     onednn.build()
   assert not list((tmp_path / 'bad').rglob('*.so'))
   monkeypatch.setenv('CXX', str(tmp_path / 'no-such-compiler'))

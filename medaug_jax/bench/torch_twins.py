@@ -46,7 +46,9 @@ def setup(threads, want_cuda=False):
   if threads:
     torch.set_num_threads(threads)
   device = 'cuda' if want_cuda and torch.cuda.is_available() else 'cpu'
-  return {'torch': torch.__version__, 'torch_threads': torch.get_num_threads()}, device
+  # str: torch's TorchVersion would import torch where it is unpickled (the
+  # bench's parent), loading torch's OpenMP runtime before oneDNN's there.
+  return {'torch': str(torch.__version__), 'torch_threads': torch.get_num_threads()}, device
 
 
 # --------------------------------------------------------------------------- #
