@@ -375,6 +375,21 @@ def test_profile_sums_thread_time_by_op_kind():
   x = jnp.ones((256, 256))
   wall, kinds = profile.profile(lambda calls: [f(x).block_until_ready() for _ in range(calls)])
   assert wall > 0 and kinds and all(us > 0 and n > 0 for us, n in kinds.values())
+  hlo = '\n'.join([
+      '  %ffi_call.7 = f32[2]{0} custom-call(%a), custom_call_target="medaug_x_v1", '
+      'metadata={op_name="jit(step)/jvp(ResNet)/Conv_0/ffi_call"}',
+      '  %select_fusion.2 = f32[2]{0} fusion(%b), kind=kLoop, metadata={op_name='
+      '"jit(step)/transpose(jvp(ResNet))/BasicBlock_1/_MaskedBatchNorm_0/bn/select_n"}',
+      '  ROOT %add.3 = f32[2]{0} add(%c, %d), metadata={op_name="jit(step)/add"}',
+      '  %copy.1 = f32[2]{0} copy(%e)'])
+  labels = profile.op_labels(hlo)
+  assert labels == {'ffi_call.7': 'medaug_x_v1', 'select_fusion.2': '_MaskedBatchNorm (backward)',
+                    'add.3': 'other'}
+  assert profile.op_kinds(events + [{'ph': 'X', 'name': 'select_fusion.2', 'dur': 4.0}],
+                          {'ynn_fusion.3': 'Conv (forward)', **labels}) == {
+                              'Conv (forward)': (5.0, 1), 'ynn_fusion': (1.0, 1),
+                              'add_bitcast_fusion': (2.0, 1),
+                              '_MaskedBatchNorm (backward)': (4.0, 1)}
   # A strided slice stands in for a conv: the output shape, no arithmetic.
   y = profile._strided_slice_conv(jnp.ones((2, 8, 8, 16)), jnp.ones((3, 3, 16, 40)), (2, 2))
   assert y.shape == (2, 4, 4, 40)

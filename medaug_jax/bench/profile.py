@@ -3,6 +3,8 @@
   python -m medaug_jax.bench.profile                            # the ResNet-18 train step
   python -m medaug_jax.bench.profile --model=cvae_conv --channels=3
   python -m medaug_jax.bench.profile --noconv                   # convolutions swapped out
+  python -m medaug_jax.bench.profile --by=layer                 # by Flax module and pass
+  python -m medaug_jax.bench.profile --by=layer --noonednn_bn   # with Flax's batch norm
   python -m medaug_jax.bench.profile --layer=28,64              # one Winograd conv, fwd
 
 Runs the benchmark's step (bench.throughput.jax_impl: the trainer's jitted
@@ -13,6 +15,9 @@ numeric suffix: `ynn_fusion` is a YNNPACK matmul, `dot` XLA's own, the other
 the count. Thread time, not wall: the thunk executor runs independent ops on
 both cores at once, so the kinds add up to more than a step.
 
+--by=layer groups the ops instead by the Flax module their HLO metadata
+names and by pass (`_MaskedBatchNorm (backward)`), and custom calls by their
+target (`medaug_onednn_batch_norm_forward_v1`).
 --noconv swaps every convolution for a strided slice of the same output
 shape, which leaves what the network spends outside its convolutions.
 --layer=HW,C profiles the forward of one stride-1 HWxHW C->C Winograd
@@ -36,17 +41,41 @@ from medaug_jax.bench import throughput
 FLAGS = flags.FLAGS
 
 
-def op_kinds(trace_events):
-  """{kind: (total microseconds, count)} of the XLA ops in a Chrome trace."""
+def op_kinds(trace_events, labels=None):
+  """{kind: (total microseconds, count)} of the XLA ops in a Chrome trace.
+
+  The kind is the op's name without its numeric suffix, or labels[name]
+  where labels (op_labels) has it.
+  """
   kinds = collections.defaultdict(lambda: [0.0, 0])
   for e in trace_events:
     name = e.get('name', '')
     if e.get('ph') != 'X' or not _is_op(name):
       continue
-    k = kinds[re.sub(r'\.\d+$', '', name)]
+    k = kinds[(labels or {}).get(name) or re.sub(r'\.\d+$', '', name)]
     k[0] += e['dur']
     k[1] += 1
   return {k: tuple(v) for k, v in kinds.items()}
+
+
+def op_labels(hlo_text):
+  """{op name: label} from a compiled program's HLO text: a custom call's
+  target, else the innermost Flax module in its metadata and the pass
+  ('backward' inside a transpose), else 'other'."""
+  labels = {}
+  for line in hlo_text.splitlines():
+    op = re.match(r'\s*(?:ROOT )?%([\w.\-]+) = ', line)
+    if not op:
+      continue
+    target = re.search(r'custom_call_target="(\w+)"', line)
+    where = re.search(r'op_name="([^"]+)"', line)
+    if target:
+      labels[op.group(1)] = target.group(1)
+    elif where:
+      modules = re.findall(r'/(_?[A-Z]\w*?)_\d+(?=/)', where.group(1))
+      labels[op.group(1)] = (f"{modules[-1]} ({'backward' if 'transpose(' in where.group(1) else 'forward'})"
+                             if modules else 'other')
+  return labels
 
 
 def _is_op(name):
@@ -75,13 +104,15 @@ def _layer_fn(hw, c):
   return lambda calls: [jax.block_until_ready(f(x, w)) for _ in range(calls)]
 
 
-def _step_fn(model, channels, conv):
+def _step_fn(model, channels, conv, onednn_bn=True):
+  """(run, the compiled step's HLO text)."""
   o = throughput.options(models=[model], channels=[channels])
   with contextlib.nullcontext() if conv else throughput.convolutions(_strided_slice_conv):
-    return throughput.jax_impl(model, channels, o).run
+    impl = throughput.jax_impl(model, channels, o, onednn_bn=onednn_bn)
+  return impl.run, impl.hlo
 
 
-def profile(run, steps=2):
+def profile(run, steps=2, labels=None):
   """(seconds per step, op_kinds per step) of run(calls), warmed up first."""
   import jax  # pylint: disable=g-import-not-at-top
   run(2)
@@ -94,7 +125,7 @@ def profile(run, steps=2):
     jax.profiler.stop_trace()
     with gzip.open(glob.glob(f'{d}/**/*.trace.json.gz', recursive=True)[0]) as f:
       events = json.load(f)['traceEvents']
-  return wall, {k: (us / steps, n / steps) for k, (us, n) in op_kinds(events).items()}
+  return wall, {k: (us / steps, n / steps) for k, (us, n) in op_kinds(events, labels).items()}
 
 
 def main(argv):
@@ -103,14 +134,16 @@ def main(argv):
   hostmem.keep_freed_memory()
   if FLAGS.layer:
     hw, c = map(int, FLAGS.layer)
-    what, run = f'Winograd conv {hw}x{hw} {c}->{c}, forward', _layer_fn(hw, c)
+    what, run, hlo = f'Winograd conv {hw}x{hw} {c}->{c}, forward', _layer_fn(hw, c), ''
   else:
     channels = int(FLAGS.channels[0])
     what = f'{FLAGS.model} step, {channels} channel(s)' + ('' if FLAGS.conv else ', no convolutions')
-    run = _step_fn(FLAGS.model, channels, FLAGS.conv)
-  wall, kinds = profile(run, FLAGS.steps)
+    run, hlo = _step_fn(FLAGS.model, channels, FLAGS.conv, FLAGS.onednn_bn)
+  labels = op_labels(hlo) if FLAGS.by == 'layer' else None
+  wall, kinds = profile(run, FLAGS.steps, labels)
   print(f'{what}: {wall * 1e3:.1f} ms a step (wall)\n')
-  print('| op kind | ms a step (thread time) | ops a step |\n|---|---|---|')
+  head = 'op kind' if labels is None else 'module (pass) or custom call'
+  print(f'| {head} | ms a step (thread time) | ops a step |\n|---|---|---|')
   for k, (us, n) in sorted(kinds.items(), key=lambda kv: -kv[1][0])[:FLAGS.top]:
     print(f'| {k} | {us / 1e3:.1f} | {n:g} |')
   print(f'| (all) | {sum(us for us, _ in kinds.values()) / 1e3:.1f} | |')
@@ -121,6 +154,10 @@ if __name__ == '__main__':
   flags.DEFINE_enum('model', 'resnet_train', list(throughput.MODELS), 'The step to profile.')
   flags.DEFINE_integer('steps', 2, 'Steps traced.')
   flags.DEFINE_bool('conv', True, 'Keep the convolutions (--noconv: strided slices instead).')
+  flags.DEFINE_bool('onednn_bn', True, "oneDNN's batch norm where it runs (--noonednn_bn: "
+                    "Flax's).")
   flags.DEFINE_list('layer', [], 'HW,C: profile one Winograd conv forward instead.')
   flags.DEFINE_integer('top', 25, 'Kinds of op shown.')
+  flags.DEFINE_enum('by', 'kind', ['kind', 'layer'], 'Group ops by their kind, or by the '
+                    'Flax module (and pass) or custom call they belong to.')
   app.run(main)

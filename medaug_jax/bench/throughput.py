@@ -150,6 +150,7 @@ class Impl:
   flops: Optional[float] = None  # per step
   first_s: Optional[float] = None  # the warm-up call
   times: list = dataclasses.field(default_factory=list)  # per block
+  hlo: str = ''  # the compiled program's HLO text (bench.profile --by=layer)
 
 
 def interleave(impls, repeats):
@@ -299,7 +300,8 @@ def jax_impl(model, channels, o, num_seeds=0, plain_conv=False, augment=False, u
       for _ in range(calls):
         y = compiled(state, x)
       y.block_until_ready()
-    return Impl(name, run_eval, k, k * b, compile_s, _resnet_flops(obj.probabilities, state, x))
+    return Impl(name, run_eval, k, k * b, compile_s, _resnet_flops(obj.probabilities, state, x),
+                hlo=compiled.as_text())
 
   idx, mask = trainer.epoch_batches(jax.random.key(1), n, b)
   images, labels, key = jnp.asarray(images), jnp.asarray(labels), jax.random.key(2)
@@ -328,7 +330,8 @@ def jax_impl(model, channels, o, num_seeds=0, plain_conv=False, augment=False, u
       box['i'] += 1
     jax.block_until_ready(m)
     box['state'] = s
-  return Impl(name, run_steps, k, k * b * (num_seeds or 1), compile_s, flops)
+  return Impl(name, run_steps, k, k * b * (num_seeds or 1), compile_s, flops,
+              hlo=compiled.as_text())
 
 
 def jax_epochs(model, channels, o, epochs=3):

@@ -6,8 +6,9 @@
 // im2col) pay memory passes that oneDNN's JIT kernels do not; these are the
 // kernels torch uses on the same CPU (BENCHMARKS.md, "oneDNN convolutions").
 // XLA:CPU hands batch statistics to a YNNPACK reduction whose (masked) input
-// it first writes out whole, about three passes of the activation more than
-// oneDNN's batch norm reads (BENCHMARKS.md, "oneDNN batch norm").
+// it first writes out whole; oneDNN's batch norm reads the activation as it
+// is, 3.3x less thread time in the ResNet step (BENCHMARKS.md, "oneDNN's
+// batch norm in the ResNet train step").
 // medaug_jax/ops/onednn.py compiles this file on first use.
 #include <cstdint>
 #include <cstring>

@@ -299,7 +299,7 @@ def batch_norm(x, scale, bias, mask, epsilon):
   end). y = (x - mean) / sqrt(var + epsilon) * scale + bias with the kept
   rows' mean and biased variance; the other rows of y are zero and get no
   gradient (the loss masks them: they never reach it). Call only when
-  runs(x.dtype).
+  runs(x.dtype, 'batch_norm').
   """
   return _bn_forward(x, scale, bias, mask, epsilon)
 
