@@ -304,11 +304,16 @@ def batch_norm(x, scale, bias, mask, epsilon):
   return _bn_forward(x, scale, bias, mask, epsilon)
 
 
-def _bn_forward(x, scale, bias, mask, epsilon):
+def _bn_call(kind, x, scale, *args, epsilon):
+  """A batch-norm custom call: outputs shaped like x, scale and scale."""
   stat = jax.ShapeDtypeStruct(scale.shape, np.float32)
   return jax.ffi.ffi_call(
-      _TARGETS['bn_forward'], (jax.ShapeDtypeStruct(x.shape, np.float32), stat, stat),
-      vmap_method='sequential')(x, scale, bias, mask, epsilon=np.float32(epsilon))
+      _TARGETS[kind], (jax.ShapeDtypeStruct(x.shape, np.float32), stat, stat),
+      vmap_method='sequential')(x, *args, epsilon=np.float32(epsilon))
+
+
+def _bn_forward(x, scale, bias, mask, epsilon):
+  return _bn_call('bn_forward', x, scale, scale, bias, mask, epsilon=epsilon)
 
 
 def _batch_norm_fwd(x, scale, bias, mask, epsilon):
@@ -322,10 +327,8 @@ def _batch_norm_bwd(epsilon, saved, cotangents):
   dy, dmean, dvar = cotangents
   if isinstance(dy, jax.custom_derivatives.SymbolicZero):
     dy = jnp.zeros(x.shape, x.dtype)
-  stat = jax.ShapeDtypeStruct(scale.shape, np.float32)
-  dx, dscale, dbias = jax.ffi.ffi_call(
-      _TARGETS['bn_backward'], (jax.ShapeDtypeStruct(x.shape, np.float32), stat, stat),
-      vmap_method='sequential')(x, dy, scale, mean, var, mask, epsilon=np.float32(epsilon))
+  dx, dscale, dbias = _bn_call('bn_backward', x, scale, dy, scale, mean, var, mask,
+                               epsilon=epsilon)
   kept = mask.reshape(-1, 1, 1, 1) != 0
   count = jnp.sum(kept) * x.shape[1] * x.shape[2]  # the pixels each statistic averages
   if not isinstance(dmean, jax.custom_derivatives.SymbolicZero):
