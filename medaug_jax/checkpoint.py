@@ -6,12 +6,19 @@ finished. The two newest steps are kept: if the newest cannot be read back
 (a damaged disk, a file truncated by a full one), restore() warns and falls
 back to the one before.
 
+With asynchronous=True a save returns once orbax holds its own copy of the
+arrays, and the files are written in the background while training goes on;
+the next save, restore() and close() wait for it. A run killed while one is
+being written resumes from the one before it, as with a torn write. The
+runs write in the background on accelerators only (background_writes).
+
 A multi-host run (jax.process_count() > 1) keeps one copy per process on that
 host's own disk instead, as flax msgpack files written atomically: orbax
 writes numpy arrays and replicated shards from process 0 only, and waits for
 folders that process 0 creates, so with one disk per host (TPU VMs) every
 other host's checkpoints would be empty and its resume would fail.
 """
+import contextlib
 import json
 import logging
 import os
@@ -27,17 +34,26 @@ from medaug_jax.files import atomic_path, disk_full
 _LOCAL_SUFFIX = '.msgpack'
 
 
+def background_writes(mesh):
+  """Whether a run on `mesh` saves asynchronously: where a device trains, the
+  host's cores are free to write. On a 2-core CPU the write's own CPU work
+  slowed the epochs beside it by about what it saved (8-epoch BreastMNIST
+  runs saving every epoch, 2026-11-27, BENCHMARKS.md)."""
+  return mesh.devices.flat[0].platform != 'cpu'
+
+
 class Checkpoints:
   """One orbax directory of (state, JSON meta) pairs keyed by step."""
 
-  def __init__(self, directory, max_to_keep=2):
+  def __init__(self, directory, max_to_keep=2, asynchronous=False):
     self.directory = os.path.abspath(directory)
     self.max_to_keep = max_to_keep
     self.local = jax.process_count() > 1
+    self.asynchronous = asynchronous and not self.local
     self.manager = None if self.local else ocp.CheckpointManager(
         self.directory,
         options=ocp.CheckpointManagerOptions(
-            max_to_keep=max_to_keep, enable_async_checkpointing=False))
+            max_to_keep=max_to_keep, enable_async_checkpointing=self.asynchronous))
 
   def _local_path(self, step):
     return os.path.join(self.directory, f'{step}{_LOCAL_SUFFIX}')
@@ -54,20 +70,37 @@ class Checkpoints:
     return max(steps) if steps else None
 
   def save(self, step, state, meta):
-    try:
+    with self._writing(step):
       if self.local:
         self._save_local(step, state, meta)
         return
       # A run killed between this save and the next resume point saves the
       # same step again when it resumes; the new state replaces the old one.
+      self.manager.wait_until_finished()
       if step in self.manager.all_steps():
         self.manager.delete(step)
+      # A copy: the caller goes on appending to the lists in meta while a
+      # background write may not have serialised it yet.
+      meta = json.loads(json.dumps(meta))
       self.manager.save(step, args=ocp.args.Composite(
           state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)), force=True)
-      self.manager.wait_until_finished()
+      if not self.asynchronous:
+        self.manager.wait_until_finished()
+
+  def wait(self):
+    """Returns when the last save is on disk."""
+    if self.manager is not None:
+      with self._writing(None):
+        self.manager.wait_until_finished()
+
+  @contextlib.contextmanager
+  def _writing(self, step):
+    try:
+      yield
     except Exception as e:  # pylint: disable=broad-except
       if disk_full(e):
-        raise MedaugError(f'no space left on the device while writing checkpoint {step} in '
+        which = 'a checkpoint' if step is None else f'checkpoint {step}'
+        raise MedaugError(f'no space left on the device while writing {which} in '
                           f'{self.directory}; the checkpoints before it are intact. Free '
                           'space and run the same command to resume.') from e
       raise
@@ -99,6 +132,7 @@ class Checkpoints:
   def restore(self, like_state):
     """(state, meta) of the newest checkpoint that reads back whole, with
     like_state's structure and shardings; None when there is none."""
+    self.wait()
     steps = sorted(self.all_steps(), reverse=True)
     for step in steps:
       try:
@@ -123,7 +157,10 @@ class Checkpoints:
 
   def close(self):
     if self.manager is not None:
-      self.manager.close()
+      try:
+        self.wait()
+      finally:
+        self.manager.close()
 
 
 def _check_restored(state, meta):

@@ -21,7 +21,7 @@ import numpy as np
 
 from medaug_jax import classifier, config_lib, data, generators, quality, rngs, transforms
 from medaug_jax import workdir as workdir_lib
-from medaug_jax.checkpoint import Checkpoints
+from medaug_jax.checkpoint import Checkpoints, background_writes
 from medaug_jax.errors import MedaugError
 from medaug_jax.files import write_json
 from medaug_jax.generators import phase
@@ -125,7 +125,8 @@ def classifier_phase(config, datasets, train_splits, seed_keys, group_dir, mesh,
   val_and_test = ev.put(pick([d.val.images for d in datasets]),
                        pick([d.test.images for d in datasets]))
   best = None if num_seeds else Checkpoints(
-      os.path.join(group_dir, 'checkpoints', 'classifier_best'), max_to_keep=1)
+      os.path.join(group_dir, 'checkpoints', 'classifier_best'), max_to_keep=1,
+      asynchronous=background_writes(mesh))
   # The best state so far, kept on the device and written with each resume
   # checkpoint (so both describe the same point of the run): writing ~90 MB
   # at every new best cost more than the GPU's whole epoch.
@@ -151,7 +152,8 @@ def classifier_phase(config, datasets, train_splits, seed_keys, group_dir, mesh,
       return rec
     return {k: [p[k] for p in per_seed] for k in per_seed[0]}
 
-  ckpt = Checkpoints(os.path.join(group_dir, 'checkpoints', 'classifier'))
+  ckpt = Checkpoints(os.path.join(group_dir, 'checkpoints', 'classifier'),
+                     asynchronous=background_writes(mesh))
   train_keys = [rngs.raw_stream(k, rngs.CLASSIFIER_TRAIN) for k in seed_keys]
   try:
     result = fit(obj, state, images, labels, phase='classifier', epochs=cfg.epochs,
@@ -161,10 +163,12 @@ def classifier_phase(config, datasets, train_splits, seed_keys, group_dir, mesh,
                  on_save=None if best is None else save_best, evaluate=evaluate,
                  log=log, num_seeds=num_seeds, print_every=cfg.print_every)
   finally:
-    ckpt.close()
-    if best is not None:
-      save_best()  # a best found after the last save of a failed run
-      best.close()
+    try:
+      ckpt.close()
+    finally:
+      if best is not None:
+        save_best()  # a best found after the last save of a failed run
+        best.close()
   return result
 
 

@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from medaug_jax import generators, quality, rngs
-from medaug_jax.checkpoint import Checkpoints
+from medaug_jax.checkpoint import Checkpoints, background_writes
 from medaug_jax.data import Split
 from medaug_jax.errors import MedaugError
 from medaug_jax.files import read_json, save_npz, write_json
@@ -75,15 +75,18 @@ def generator_phase(config, datasets, seed_keys, group_dir, mesh, log, num_seeds
   states = [init(rngs.stream(k, rngs.GENERATOR_INIT), d.train.images[:1],
                  d.train.labels[:1]) for k, d in zip(seed_keys, datasets)]
   state = replicate(stack_trees(states) if num_seeds else states[0], mesh)
-  ckpt = Checkpoints(os.path.join(group_dir, 'checkpoints', 'generator'))
+  ckpt = Checkpoints(os.path.join(group_dir, 'checkpoints', 'generator'),
+                     asynchronous=background_writes(mesh))
   t0 = time.perf_counter()
-  result = fit(obj, state, images, labels, phase=f'generator:{name}',
-               epochs=cfg.epochs, batch_size=cfg.batch_size,
-               rng=pick([rngs.raw_stream(k, rngs.GENERATOR_TRAIN) for k in seed_keys]),
-               mesh=mesh, checkpoints=ckpt, checkpoint_every=cfg.checkpoint_every,
-               checkpoint_seconds=cfg.get('checkpoint_seconds', 0),
-               log=log, num_seeds=num_seeds, print_every=cfg.print_every)
-  ckpt.close()
+  try:
+    result = fit(obj, state, images, labels, phase=f'generator:{name}',
+                 epochs=cfg.epochs, batch_size=cfg.batch_size,
+                 rng=pick([rngs.raw_stream(k, rngs.GENERATOR_TRAIN) for k in seed_keys]),
+                 mesh=mesh, checkpoints=ckpt, checkpoint_every=cfg.checkpoint_every,
+                 checkpoint_seconds=cfg.get('checkpoint_seconds', 0),
+                 log=log, num_seeds=num_seeds, print_every=cfg.print_every)
+  finally:
+    ckpt.close()  # waits for the last save (an interrupted run's resume point)
   gen_s = time.perf_counter() - t0
   want = requested_labels(ds.num_classes, per_class(cfg, len(ds.train), ds.num_classes))
   generated, infos, pictures = [], [], []
