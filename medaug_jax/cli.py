@@ -13,7 +13,7 @@ from absl import app
 
 from medaug_jax import hostmem, interrupt
 from medaug_jax.errors import MedaugError
-from medaug_jax.files import disk_full
+from medaug_jax.files import disk_full, user_cache
 
 
 def start(main):
@@ -38,9 +38,7 @@ def compile_cache(environ=os.environ):
   wanted = environ.get('MEDAUG_JAX_XLA_CACHE', '')
   if wanted == 'off' or environ.get('JAX_COMPILATION_CACHE_DIR'):
     return None
-  folder = wanted or os.path.join(
-      environ.get('XDG_CACHE_HOME') or os.path.join(os.path.expanduser('~'), '.cache'),
-      'medaug_jax', 'xla')
+  folder = wanted or user_cache('xla', environ=environ)
   import jax  # pylint: disable=g-import-not-at-top
   jax.config.update('jax_compilation_cache_dir', folder)
   return folder

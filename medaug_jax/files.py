@@ -1,5 +1,5 @@
 """Atomic file writes: a reader (or a resumed run) sees the old file or the
-new one, never half of one."""
+new one, never half of one. And where medaug_jax keeps its caches."""
 import contextlib
 import errno
 import json
@@ -9,6 +9,13 @@ import tempfile
 import numpy as np
 
 from medaug_jax.errors import MedaugError
+
+
+def user_cache(*names, environ=os.environ):
+  """$XDG_CACHE_HOME/medaug_jax/<names>, ~/.cache/medaug_jax/<names> without it."""
+  return os.path.join(
+      environ.get('XDG_CACHE_HOME') or os.path.join(os.path.expanduser('~'), '.cache'),
+      'medaug_jax', *names)
 
 
 def disk_full(error):

@@ -118,6 +118,20 @@ def test_a_class_too_small_gets_a_reason(synthetic_ctx):
   assert 'coverage' in out['per_class']['0']
 
 
+def test_reference_cache_folder(tmp_path, monkeypatch):
+  """The config's folder, else $MEDAUG_CACHE, else the user's cache folder
+  that the compiled programs and the oneDNN wrapper use too."""
+  cfg = tiny_config().quality.reference
+  cfg.cache_dir = ''
+  monkeypatch.setenv('MEDAUG_CACHE', str(tmp_path / 'env'))
+  assert _reference.cache_root(cfg) == str(tmp_path / 'env')
+  monkeypatch.delenv('MEDAUG_CACHE')
+  monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path / 'xdg'))
+  assert _reference.cache_root(cfg) == str(tmp_path / 'xdg' / 'medaug_jax')
+  cfg.cache_dir = str(tmp_path / 'own')
+  assert _reference.cache_root(cfg) == str(tmp_path / 'own')
+
+
 def test_reference_cache_is_reused_and_a_damaged_one_retrained(tmp_path, caplog, capsys):
   cfg = tiny_config().quality.reference
   cfg.cache_dir = str(tmp_path)

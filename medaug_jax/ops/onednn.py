@@ -35,6 +35,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from medaug_jax.files import user_cache
+
 _SOURCE = pathlib.Path(__file__).with_name('onednn.cc')
 # Versioned: programs in JAX's persistent compilation cache name their
 # custom calls, and a changed ABI must not meet an old program.
@@ -65,9 +67,8 @@ def _located(dist, suffix):
 
 
 def _cache_dir(environ=os.environ):
-  return pathlib.Path(environ.get('MEDAUG_JAX_ONEDNN_CACHE') or os.path.join(
-      environ.get('XDG_CACHE_HOME') or os.path.join(os.path.expanduser('~'), '.cache'),
-      'medaug_jax', 'onednn'))
+  return pathlib.Path(environ.get('MEDAUG_JAX_ONEDNN_CACHE')
+                      or user_cache('onednn', environ=environ))
 
 
 def build():

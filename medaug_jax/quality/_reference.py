@@ -20,13 +20,12 @@ import numpy as np
 from medaug_jax import classifier, config_lib, data, workdir
 from medaug_jax.checkpoint import Checkpoints
 from medaug_jax.errors import MedaugError
-from medaug_jax.files import write_json
+from medaug_jax.files import user_cache, write_json
 from medaug_jax.trainer import make_mesh
 
 
 def cache_root(cfg):
-  return (cfg.cache_dir or os.environ.get('MEDAUG_CACHE')
-          or os.path.join(os.path.expanduser('~'), '.cache', 'medaug_jax'))
+  return cfg.cache_dir or os.environ.get('MEDAUG_CACHE') or user_cache()
 
 
 def _recipe(cfg):
