@@ -119,6 +119,11 @@ def test_worker_runs_calls_in_a_process_of_its_own():
     assert remote.call('os:getpid') == pid  # an error in a call leaves the worker up
     with pytest.raises(worker.RemoteError, match='died \\(exit code 3\\)'):
       remote.call('os:_exit', 3)
+  # A script read from stdin cannot be re-imported by the spawned worker.
+  script = 'from medaug_jax.bench import worker\nworker.Remote().call("os:getpid")\n'
+  done = subprocess.run([sys.executable, '-'], input=script, capture_output=True, text=True,
+                        cwd=ROOT, check=False)
+  assert done.returncode != 0 and 'not a script read from stdin' in done.stderr, done.stderr
   assert worker.timed(lambda: 0.25) == 0.25  # a function's own figure
   assert 0 < worker.timed(lambda: None) < 1  # else measured here
   with worker.InProcess() as local:

@@ -20,6 +20,7 @@ malloc setting (hostmem.keep_freed_memory) as the benchmarks' entry points.
 """
 import importlib
 import multiprocessing
+import sys
 import time
 import traceback
 
@@ -104,13 +105,18 @@ class Remote(InProcess):
     child.close()
 
   def _ask(self, *msg):
-    self._conn.send(msg)
     try:
+      self._conn.send(msg)
       status, out = self._conn.recv()
-    except EOFError:
+    except (EOFError, ConnectionError):
       self._proc.join(timeout=30)
-      raise RemoteError(
-          f'the bench worker process died (exit code {self._proc.exitcode})') from None
+      # The usual cause: spawn re-imports the parent's __main__ in the worker.
+      main = getattr(sys.modules.get('__main__'), '__file__', None)
+      hint = ('; the worker re-imports the main script, so start workers under '
+              '`if __name__ == "__main__":` in a file or a module, not a script read from stdin'
+              if main else '')
+      raise RemoteError(f'the bench worker process died (exit code '
+                        f'{self._proc.exitcode}){hint}') from None
     if status == 'error':
       raise RemoteError(out)
     return out
