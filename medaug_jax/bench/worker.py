@@ -103,6 +103,7 @@ class Remote(InProcess):
                              name='medaug_jax bench worker')
     self._proc.start()
     child.close()
+    self._answered = False
 
   def _ask(self, *msg):
     try:
@@ -110,13 +111,15 @@ class Remote(InProcess):
       status, out = self._conn.recv()
     except (EOFError, ConnectionError):
       self._proc.join(timeout=30)
-      # The usual cause: spawn re-imports the parent's __main__ in the worker.
+      # Dead before its first answer, the usual cause is spawn re-importing
+      # the parent's __main__ in the worker.
       main = getattr(sys.modules.get('__main__'), '__file__', None)
       hint = ('; the worker re-imports the main script, so start workers under '
               '`if __name__ == "__main__":` in a file or a module, not a script read from stdin'
-              if main else '')
+              if main and not self._answered else '')
       raise RemoteError(f'the bench worker process died (exit code '
                         f'{self._proc.exitcode}){hint}') from None
+    self._answered = True
     if status == 'error':
       raise RemoteError(out)
     return out
