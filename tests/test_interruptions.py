@@ -11,6 +11,7 @@ import time
 
 import jax
 import numpy as np
+import orbax.checkpoint as ocp
 import pytest
 
 from conftest import ROOT, run_main, tiny_config
@@ -136,6 +137,10 @@ def test_checkpoint_interval_and_the_best_state_with_it(tmp_path, every, seconds
   assert _steps(tmp_path / 'checkpoints' / 'classifier') == [e * steps_per_epoch for e in saved]
   best = Checkpoints(str(tmp_path / 'checkpoints' / 'classifier_best'), max_to_keep=1)
   assert best.latest_step() == res['selected']['epoch']
+  # The network's variables, not the optimiser's moments.
+  variables = ocp.StandardCheckpointer().restore(
+      tmp_path / 'checkpoints' / 'classifier_best' / str(best.latest_step()) / 'state')
+  assert set(variables) == {'params', 'batch_stats'}
 
 
 def test_bad_checkpoint_interval_is_one_line(tmp_path):
