@@ -16,7 +16,8 @@ from test_grid import tiny_grid
 # matching pattern wins.
 LAYERS = (
     ('errors', 'rngs', 'hostmem', 'metrics', 'interrupt'),
-    ('files', 'ops.onednn'),
+    ('files',),
+    ('ops.onednn',),
     ('checkpoint', 'data', 'config_lib', 'logs', 'pictures', 'ops', 'ops.*', 'workdir'),
     ('models', 'models.*', 'trainer', 'transforms'),
     ('classifier', 'generators', 'generators.base'),
