@@ -1,6 +1,8 @@
 """The convolutional generators (dcgan, cvae_conv) on synthetic data: their
 samples carry their class; the GAN's variants, penalty, EMA and collapse
-check; their config values are checked up front."""
+check; their config values are checked up front; their upsampling
+convolutions match lax."""
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -10,6 +12,7 @@ from conftest import tiny_config
 from medaug_jax import config_lib, data, quality, run
 from medaug_jax.errors import MedaugError
 from medaug_jax.generators import base, dcgan, phase
+from medaug_jax.ops import conv_cpu
 from medaug_jax.quality import label_agreement
 from test_generators import _train
 
@@ -102,5 +105,47 @@ def test_bad_gan_config_is_one_line(tmp_path, field, value, match):
 
 def test_upsample_is_nearest_resize():
   x = jax.random.normal(jax.random.key(0), (2, 7, 5, 3))
-  np.testing.assert_array_equal(np.asarray(base.upsample(x)),
+  np.testing.assert_array_equal(np.asarray(conv_cpu.upsample(x)),
                                 np.asarray(jax.image.resize(x, (2, 14, 10, 3), 'nearest')))
+
+
+def _up_conv_errors(kernel, strides, padding, shape, cout):
+  """Max relative errors of UpConv's values and gradients (input, kernel, bias)
+  against Flax's own nn.Conv (lax) of the upsampled map, the same variables."""
+  kx, kp, kd = jax.random.split(jax.random.key(1), 3)
+  x = jax.random.normal(kx, shape)
+  up = base.UpConv(cout, kernel, strides=strides, padding=padding)
+  ref = nn.Conv(cout, kernel, strides=strides, padding=padding)
+  variables = up.init(kp, x)
+  d = jax.random.normal(kd, jax.eval_shape(up.apply, variables, x).shape)
+
+  def grads(f):
+    return jax.jit(jax.value_and_grad(lambda v, x: jnp.sum(f(v, x) * d), (0, 1)))(variables, x)
+
+  (_, got), (_, want) = grads(up.apply), grads(lambda v, x: ref.apply(v, conv_cpu.upsample(x)))
+  pairs = [(up.apply(variables, x), ref.apply(variables, conv_cpu.upsample(x)))]
+  pairs += list(zip(jax.tree.leaves(got), jax.tree.leaves(want)))
+  return [float(jnp.max(jnp.abs(a - b)) / jnp.max(jnp.abs(b))) for a, b in pairs]
+
+
+# The generators' upsampling layers (7 -> 14 with many inputs, 14 -> 28 to an
+# image head), an odd map, and a one-pixel map where every phase reads padding.
+@pytest.mark.parametrize('shape,cout,padding', [((2, 7, 7, 32), 16, 1), ((2, 14, 14, 8), 1, 1),
+                                                ((3, 5, 3, 4), 6, 'SAME'), ((1, 1, 1, 4), 2, 1)])
+def test_upsampling_conv_in_subpixel_form_matches_lax(monkeypatch, shape, cout, padding):
+  calls = []
+  subpixel = conv_cpu.upsample_conv3x3
+  monkeypatch.setattr(conv_cpu, 'upsample_conv3x3',
+                      lambda x, w: calls.append(x.shape) or subpixel(x, w))
+  errs = _up_conv_errors((3, 3), (1, 1), padding, shape, cout)
+  assert calls, 'the 3x3 upsampling conv did not take the sub-pixel form'
+  assert max(errs) < 1e-5, errs
+
+
+@pytest.mark.parametrize('kernel,strides,padding', [((1, 1), (1, 1), 0), ((3, 3), (2, 2), 1),
+                                                    ((3, 3), (1, 1), 'VALID')])
+def test_other_upsampling_convs_convolve_the_upsampled_map(monkeypatch, kernel, strides,
+                                                           padding):
+  monkeypatch.setattr(conv_cpu, 'upsample_conv3x3', None)  # must not be reached
+  errs = _up_conv_errors(kernel, strides, padding, (2, 5, 5, 8), 4)
+  assert max(errs) < 1e-5, errs

@@ -1,7 +1,11 @@
 """metrics.jsonl and its TensorBoard view: written together, rewound together."""
+import importlib.util
 import json
+import subprocess
+import sys
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from conftest import read_events
@@ -59,3 +63,16 @@ def test_no_tensorboard(tmp_path):
   log.append(_record('classifier', 1, 1.0))
   log.rewind('classifier', 0)
   assert list(tmp_path.iterdir()) == [tmp_path / 'metrics.jsonl']
+
+
+@pytest.mark.skipif(importlib.util.find_spec('torch') is None, reason='torch is not installed')
+def test_events_do_not_import_torch(tmp_path):
+  script = ('import sys; from medaug_jax.logs import MetricsLog; '
+            f'log = MetricsLog({str(tmp_path / "m.jsonl")!r}, [{str(tmp_path)!r}]); '
+            "log.append({'phase': 'p', 'epoch': 1, 'loss': 1.0}); log.close(); "
+            "print('torch' in sys.modules); import torch; print(torch.__version__)")
+  done = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True,
+                        check=True)
+  imported, version = done.stdout.split()
+  assert imported == 'False'
+  assert version[0].isdigit()  # and torch still imports after it

@@ -281,8 +281,9 @@ def _mlp(features, in_dim, act):
 
 
 def _up(cin, cout):
-  """dcgan.upsample then a 3x3 convolution padded by 1 (7 -> 14): torch's
-  nearest upsampling by 2 repeats each pixel as jax.image.resize does."""
+  """base.UpConv: nearest upsampling by 2, then a 3x3 convolution padded by 1
+  (7 -> 14); torch's nearest upsampling repeats each pixel as
+  jax.image.resize does."""
   nn = _torch().nn
   return nn.Sequential(nn.Upsample(scale_factor=2, mode='nearest'), nn.Conv2d(cin, cout, 3, padding=1))
 

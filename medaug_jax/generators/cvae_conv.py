@@ -8,7 +8,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from medaug_jax.generators.base import ConditionalVAE, Conv, upsample
+from medaug_jax.generators.base import ConditionalVAE, Conv, UpConv
 
 
 class ConvCVAE(nn.Module):
@@ -21,8 +21,8 @@ class ConvCVAE(nn.Module):
                 Conv(2 * self.width, (4, 4), strides=(2, 2), padding=1)]
     self.to_latent = nn.Dense(2 * self.latent)
     self.from_latent = nn.Dense(7 * 7 * 2 * self.width)
-    self.dec = [Conv(self.width, (3, 3), padding=1),
-                Conv(self.channels, (3, 3), padding=1)]
+    self.dec = [UpConv(self.width, (3, 3), padding=1),
+                UpConv(self.channels, (3, 3), padding=1)]
 
   def __call__(self, x, c, rng):
     h = x
@@ -37,8 +37,8 @@ class ConvCVAE(nn.Module):
     """Bernoulli logits of every pixel, NHWC."""
     h = nn.relu(self.from_latent(jnp.concatenate([z, c], -1)))
     h = h.reshape(-1, 7, 7, 2 * self.width)
-    h = nn.relu(self.dec[0](upsample(h)))
-    return self.dec[1](upsample(h))
+    h = nn.relu(self.dec[0](h))
+    return self.dec[1](h)
 
 
 class Objective(ConditionalVAE):

@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import optax
 
 from medaug_jax.errors import MedaugError
-from medaug_jax.generators.base import Conv, TwoPlayer, condition, ranked_above, upsample
+from medaug_jax.generators.base import Conv, TwoPlayer, UpConv, condition, ranked_above
 from medaug_jax.ops import diffaugment
 from medaug_jax.trainer import masked_mean
 
@@ -45,7 +45,7 @@ class Generator(nn.Module):
     h = nn.Dense(7 * 7 * 4 * self.width)(jnp.concatenate([z, c], -1))
     h = nn.relu(_norm(4 * self.width)(h.reshape(-1, 7, 7, 4 * self.width)))
     for mult in (2, 1):  # 7 -> 14 -> 28
-      h = Conv(mult * self.width, (3, 3), padding=1)(upsample(h))
+      h = UpConv(mult * self.width, (3, 3), padding=1)(h)
       h = nn.relu(_norm(mult * self.width)(h))
     return (jnp.tanh(Conv(self.channels, (3, 3), padding=1)(h)) + 1.0) / 2.0
 

@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from medaug_jax.errors import MedaugError
-from medaug_jax.generators.base import Conv, OneNetwork, upsample
+from medaug_jax.generators.base import Conv, OneNetwork, UpConv
 
 SOLVERS = ('heun', 'euler')
 LOOPS = ('auto', 'scan', 'python')
@@ -113,7 +113,7 @@ class UNet(nn.Module):
       for _ in range(self.num_blocks):
         h = attend(block(self.width * self.channel_mult[i])(h, emb))
       if i:
-        h = Conv(h.shape[-1], (3, 3))(upsample(h))
+        h = UpConv(h.shape[-1], (3, 3))(h)
     h = nn.swish(nn.GroupNorm(self.groups)(h))
     return Conv(self.channels, (3, 3), kernel_init=nn.initializers.zeros)(h)
 
