@@ -20,8 +20,8 @@ import optax
 from medaug_jax.ops import conv_cpu
 from medaug_jax.trainer import TrainState, masked_mean, optimizer_update
 
-# The convolutions of the convolutional generators: the ResNet's own, made
-# fast on XLA:CPU (im2col matmuls, kernel gradient as dots); XLA's elsewhere.
+# The convolutions of the convolutional generators: the ResNet's own on CPU
+# (conv_cpu: oneDNN, Winograd or im2col, by shape); XLA's elsewhere.
 Conv = functools.partial(nn.Conv, conv_general_dilated=conv_cpu.conv_general_dilated)
 # A Conv of its input upsampled 2x (nearest neighbour), in place of a
 # transposed conv (dcgan.py); the same module and variables as

@@ -285,9 +285,8 @@ def upsample_conv3x3(x, w):
   """The 3x3 'SAME' stride-1 conv of upsample(x), as four 2x2 convs of x
   itself, one per output phase (a resize-convolution in sub-pixel form).
 
-  16 multiply-adds per output pixel and channel pair instead of 9 on a map 4x
-  the size (36): 2.25x fewer, and the 4x upsampled input is never written
-  out. On a 2-core AVX-512 Xeon its forward+backward ran 1.8-3.1x faster
+  4 multiply-adds per output pixel and channel pair instead of 9: 2.25x
+  fewer, and the 4x upsampled input is never written out. On a 2-core AVX-512 Xeon its forward+backward ran 1.8-3.1x faster
   than the direct conv at the convolutional generators' shapes with oneDNN,
   1.2-3.1x with XLA's convolutions (BENCHMARKS.md, "Upsampling convolutions
   as four 2x2 ones"). The kernel is the same 3x3 one (its gradient flows
