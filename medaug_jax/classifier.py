@@ -183,7 +183,7 @@ def fit_and_score(cfg, train, dataset, rng, scored=('val', 'test'), phase='class
   obj = Classifier(cfg, dataset.num_classes, dataset.multi_label,
                    -(-len(train) // cfg.batch_size))
   k_init, k_train = jax.random.split(rng)
-  state = trainer.replicate(jax.jit(obj.init)(k_init, train.images[:1], train.labels[:1]), mesh)
+  state = trainer.replicate(trainer.jit_init(obj.init)(k_init, train.images[:1], train.labels[:1]), mesh)
   ev = Evaluator(obj, mesh, cfg.eval_batch_size)
   placed = ev.put(*[getattr(dataset, name).images for name in scored])
 

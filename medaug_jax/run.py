@@ -26,7 +26,7 @@ from medaug_jax.errors import MedaugError
 from medaug_jax.files import write_json
 from medaug_jax.generators import phase
 from medaug_jax.logs import MetricsLog
-from medaug_jax.trainer import fit, make_mesh, replicate, stack_trees
+from medaug_jax.trainer import fit, jit_init, make_mesh, replicate, stack_trees
 
 
 def seed_mode(config):
@@ -117,7 +117,7 @@ def classifier_phase(config, datasets, train_splits, seed_keys, group_dir, mesh,
   labels = replicate(jnp.asarray(pick([s.labels for s in train_splits])), mesh)
   # Jitted: run op by op, a ResNet-18's init compiled ~150 small programs
   # (20 s on a 2-core CPU, most of a GPU cell's first-seed start-up).
-  init = jax.jit(obj.init)
+  init = jit_init(obj.init)
   states = [init(rngs.stream(k, rngs.CLASSIFIER_INIT), s.images[:1], s.labels[:1])
             for k, s in zip(seed_keys, train_splits)]
   state = replicate(stack_trees(states) if num_seeds else states[0], mesh)

@@ -64,7 +64,8 @@ def test_downsampling_block_pads_like_pytorch(size):
   even map by (0, 1) and would make it 0-4."""
   conv = functools.partial(nn.Conv, use_bias=False,
                            conv_general_dilated=conv_cpu.conv_general_dilated)
-  norm = functools.partial(nn.BatchNorm, use_running_average=True)
+  norm = functools.partial(resnet._MaskedBatchNorm, use_running_average=True, momentum=0.9,  # pylint: disable=protected-access
+                           epsilon=1e-5, dtype=jnp.float32)
   block = resnet.BasicBlock(4, 2, conv, norm)
   x = jnp.ones((1, size, size, 3))
   variables = block.init(jax.random.key(0), x)
@@ -96,8 +97,10 @@ def test_resnet_train_step_with_onednn_batch_norm_matches_flax():
   ours, ours_vars, ours_jaxpr = step()
   with onednn.turned_off('batch_norm'):
     ref, ref_vars, ref_jaxpr = step()
-  # 20 batch norms: the stem, two in each of 8 blocks, one on each of 3 projections.
-  assert ours_jaxpr.count('medaug_onednn_batch_norm_forward') == 20
+  # 20 batch norms: the stem, two in each of 8 blocks, one on each of 3
+  # projections; the stem's and each block's first with their ReLU.
+  assert ours_jaxpr.count('medaug_onednn_batch_norm_relu_forward') == 9
+  assert ours_jaxpr.count('medaug_onednn_batch_norm_forward') == 11
   assert 'batch_norm_forward' not in ref_jaxpr
   assert jax.tree.structure(ours_vars) == jax.tree.structure(ref_vars)
   # Relative to each array's largest value: the two compute the variance
@@ -105,3 +108,25 @@ def test_resnet_train_step_with_onednn_batch_norm_matches_flax():
   errs = [float(jnp.max(jnp.abs(a - b)) / jnp.maximum(jnp.max(jnp.abs(b)), 1e-30))
           for a, b in zip(jax.tree.leaves((ours_vars, ours)), jax.tree.leaves((ref_vars, ref)))]
   assert max(errs) < 1e-4, errs
+
+
+@pytest.mark.parametrize('name', ['classifier', 'dcgan', 'diffusion'])
+def test_init_at_lower_optimisation_level_gives_the_same_values(name):
+  """trainer.jit_init compiles at a lower XLA level on CPU; every initial
+  value must stay bit for bit the default compile's."""
+  from conftest import tiny_config  # pylint: disable=g-import-not-at-top
+  from medaug_jax import classifier, config_lib, generators, trainer  # pylint: disable=g-import-not-at-top
+  if name == 'classifier':
+    cfg = tiny_config().classifier
+    cfg.width = 8
+    obj = classifier.Classifier(cfg, 3, False, 4)
+  else:
+    cfg = config_lib.method_config(name).generator
+    obj = generators.get(name)(cfg, 3, (28, 28, 3))
+  images, labels = np.zeros((1, 28, 28, 3), np.uint8), np.zeros((1,), np.int32)
+  key = jax.random.key(3)
+  ours = jax.tree.leaves(trainer.jit_init(obj.init)(key, images, labels))
+  ref = jax.tree.leaves(jax.jit(obj.init)(key, images, labels))
+  assert len(ours) == len(ref) > 0
+  for a, b in zip(ours, ref):
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))

@@ -1,5 +1,6 @@
 """oneDNN's convolutions and batch norm as XLA custom calls: against lax and
 Flax, under vmap, and their build."""
+import functools
 import os
 import platform
 import re
@@ -148,17 +149,23 @@ def _flax_batch_norm(x, scale, bias, mask):
   return y, new['batch_stats']['mean'], new['batch_stats']['var']
 
 
-def _our_batch_norm(x, scale, bias, mask):
+def _flax_batch_norm_relu(x, scale, bias, mask):
+  y, mean, var = _flax_batch_norm(x, scale, bias, mask)
+  return jax.nn.relu(y), mean, var
+
+
+def _our_batch_norm(x, scale, bias, mask, relu=False):
   """The same through onednn.batch_norm and Flax's running-average rule."""
-  y, mean, var = onednn.batch_norm(x, scale, bias, mask, 1e-5)
+  y, mean, var = onednn.batch_norm(x, scale, bias, mask, 1e-5, relu)
   return y, 0.1 * mean, 0.9 + 0.1 * var
 
 
 # A full batch, a short last one (padded rows at the end), the ResNet's
 # 28x28x64 activation at a small batch.
 @needs_onednn
+@pytest.mark.parametrize('relu', [False, True])
 @pytest.mark.parametrize('n,kept,size,c', [(4, 4, 5, 8), (6, 4, 5, 8), (3, 2, 28, 64)])
-def test_batch_norm_matches_flax_on_the_kept_rows(n, kept, size, c):
+def test_batch_norm_matches_flax_on_the_kept_rows(n, kept, size, c, relu):
   k1, k2, k3, k4, k5 = jax.random.split(jax.random.key(3), 5)
   x = 2 * jax.random.normal(k1, (n, size, size, c)) + 1
   scale, bias = jax.random.normal(k2, (c,)), jax.random.normal(k3, (c,))
@@ -174,17 +181,20 @@ def test_batch_norm_matches_flax_on_the_kept_rows(n, kept, size, c):
       return jnp.sum(y * g) + (jnp.sum(mean * a) + jnp.sum(var * b) if with_stats else 0.)
     return jax.jit(jax.value_and_grad(loss, (0, 1, 2)))(x, scale, bias)
 
+  ours_fn = functools.partial(_our_batch_norm, relu=relu)
+  ref_fn = _flax_batch_norm_relu if relu else _flax_batch_norm
   for with_stats in (False, True):
-    ours, ref = value_and_grads(_our_batch_norm, with_stats), value_and_grads(_flax_batch_norm,
-                                                                             with_stats)
+    ours, ref = value_and_grads(ours_fn, with_stats), value_and_grads(ref_fn, with_stats)
     errs = [_max_rel_err(o, r) for o, r in zip(jax.tree.leaves(ours), jax.tree.leaves(ref))]
     assert max(errs) < 1e-4, (with_stats, errs)
-  y, *stats = jax.jit(_our_batch_norm)(x, scale, bias, mask)
-  y_ref, *stats_ref = _flax_batch_norm(x, scale, bias, mask)
+  y, *stats = jax.jit(ours_fn)(x, scale, bias, mask)
+  y_ref, *stats_ref = ref_fn(x, scale, bias, mask)
   assert _max_rel_err(y[:kept], y_ref[:kept]) < 1e-4
   assert max(_max_rel_err(o, r) for o, r in zip(stats, stats_ref)) < 1e-4
   assert not jnp.any(y[kept:]) and not jnp.any(jax.grad(lambda x: jnp.sum(
-      onednn.batch_norm(x, scale, bias, mask, 1e-5)[0]))(x)[kept:])
+      onednn.batch_norm(x, scale, bias, mask, 1e-5, relu)[0]))(x)[kept:])
+  if relu:  # about half the outputs are clipped, so the mask is exercised
+    assert 0.2 < float(jnp.mean(y[:kept] == 0)) < 0.8
 
 
 @needs_onednn

@@ -17,7 +17,7 @@ from medaug_jax.data import Split
 from medaug_jax.errors import MedaugError
 from medaug_jax.files import read_json, save_npz, write_json
 from medaug_jax.pictures import sample_grid
-from medaug_jax.trainer import fit, replicate, stack_trees
+from medaug_jax.trainer import fit, jit_init, replicate, stack_trees
 
 GENERATED = 'generated.npz'
 INFO = 'generator.json'
@@ -71,7 +71,7 @@ def generator_phase(config, datasets, seed_keys, group_dir, mesh, log, num_seeds
   pick = (lambda xs: jnp.stack(xs)) if num_seeds else (lambda xs: xs[0])
   images = replicate(pick([jnp.asarray(d.train.images) for d in datasets]), mesh)
   labels = replicate(pick([jnp.asarray(d.train.labels) for d in datasets]), mesh)
-  init = jax.jit(obj.init)  # one compile, not one per op (see run.classifier_phase)
+  init = jit_init(obj.init)
   states = [init(rngs.stream(k, rngs.GENERATOR_INIT), d.train.images[:1],
                  d.train.labels[:1]) for k, d in zip(seed_keys, datasets)]
   state = replicate(stack_trees(states) if num_seeds else states[0], mesh)

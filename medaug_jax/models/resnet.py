@@ -26,7 +26,7 @@ class BasicBlock(nn.Module):
   def __call__(self, x):
     residual = x
     y = self.conv(self.filters, (3, 3), (self.strides, self.strides), padding=1)(x)
-    y = nn.relu(self.norm()(y))
+    y = self.norm(relu=True)(y)
     y = self.conv(self.filters, (3, 3), padding=1)(y)
     y = self.norm()(y)
     if residual.shape != y.shape:
@@ -51,7 +51,7 @@ class ResNet(nn.Module):
     norm = functools.partial(_MaskedBatchNorm, use_running_average=not train,
                              momentum=0.9, epsilon=1e-5, dtype=self.dtype, mask=mask)
     x = conv(self.width, (3, 3), padding=1)(x)
-    x = nn.relu(norm()(x))
+    x = norm(relu=True)(x)
     for i, n_blocks in enumerate(self.stage_sizes):
       for j in range(n_blocks):
         x = BasicBlock(self.width * 2 ** i, 2 if i > 0 and j == 0 else 1, conv, norm)(x)
@@ -62,22 +62,24 @@ class ResNet(nn.Module):
 
 
 class _MaskedBatchNorm(nn.Module):
-  """nn.BatchNorm that takes its batch mask at construction time.
+  """nn.BatchNorm that takes its batch mask at construction time, and a ReLU
+  after it with relu.
 
-  In training on one CPU device its arithmetic is oneDNN's (_OneDnnBatchNorm);
-  the variables are nn.BatchNorm's either way.
+  In training on one CPU device its arithmetic is oneDNN's (_OneDnnBatchNorm),
+  the ReLU in the same pass; the variables are nn.BatchNorm's either way.
   """
   use_running_average: bool
   momentum: float
   epsilon: float
   dtype: Any
   mask: Any = None
+  relu: bool = False
 
   @nn.compact
   def __call__(self, x):
     if (not self.use_running_average and x.ndim == 4 and self.dtype == jnp.float32
         and onednn.runs(x.dtype, 'batch_norm')):
-      return _OneDnnBatchNorm(self.momentum, self.epsilon, name='bn')(x, self.mask)
+      return _OneDnnBatchNorm(self.momentum, self.epsilon, self.relu, name='bn')(x, self.mask)
     bn = nn.BatchNorm(use_running_average=self.use_running_average,
                       momentum=self.momentum, epsilon=self.epsilon,
                       dtype=self.dtype, name='bn')
@@ -85,7 +87,8 @@ class _MaskedBatchNorm(nn.Module):
     if self.mask is not None and not self.use_running_average:
       mask = self.mask.reshape((-1,) + (1,) * (x.ndim - 1))
       mask = jnp.broadcast_to(mask, x.shape)
-    return bn(x, mask=mask)
+    y = bn(x, mask=mask)
+    return nn.relu(y) if self.relu else y
 
 
 class _OneDnnBatchNorm(nn.Module):
@@ -94,6 +97,7 @@ class _OneDnnBatchNorm(nn.Module):
   statistics where XLA:CPU writes the masked activation out first."""
   momentum: float
   epsilon: float
+  relu: bool
 
   @nn.compact
   def __call__(self, x, mask):
@@ -103,7 +107,7 @@ class _OneDnnBatchNorm(nn.Module):
     scale = self.param('scale', nn.initializers.ones, shape, jnp.float32)
     bias = self.param('bias', nn.initializers.zeros, shape, jnp.float32)
     rows = jnp.ones(x.shape[:1], jnp.float32) if mask is None else mask.astype(jnp.float32)
-    y, mean, var = onednn.batch_norm(x, scale, bias, rows, self.epsilon)
+    y, mean, var = onednn.batch_norm(x, scale, bias, rows, self.epsilon, self.relu)
     if not self.is_initializing():
       ra_mean.value = self.momentum * ra_mean.value + (1 - self.momentum) * mean
       ra_var.value = self.momentum * ra_var.value + (1 - self.momentum) * var

@@ -159,15 +159,17 @@ struct BatchNorm {
   dnnl::primitive fwd, bwd;
 };
 
-BatchNorm* GetBatchNorm(int64_t n, int64_t h, int64_t w, int64_t c, float epsilon) {
+// relu: y = max(bn(x), 0) in the same pass, and its mask kept in a workspace
+// for the backward pass, which saves the activation's separate ReLU passes.
+BatchNorm* GetBatchNorm(int64_t n, int64_t h, int64_t w, int64_t c, float epsilon, bool relu) {
   int64_t eps_bits = 0;
   std::memcpy(&eps_bits, &epsilon, sizeof(epsilon));
-  return Cached<BatchNorm>(Key({n, h, w, c, eps_bits}), [&] {
+  return Cached<BatchNorm>(Key({n, h, w, c, eps_bits, relu}), [&] {
     auto b = std::make_unique<BatchNorm>();
     b->data = memory::desc({n, c, h, w}, kF32, tag::nhwc);
     b->stat = memory::desc({c}, kF32, tag::a);
-    const auto flags = dnnl::normalization_flags::use_scale |
-                       dnnl::normalization_flags::use_shift;
+    auto flags = dnnl::normalization_flags::use_scale | dnnl::normalization_flags::use_shift;
+    if (relu) flags = flags | dnnl::normalization_flags::fuse_norm_relu;
     const auto attr = UserScratchpad();
     b->fwd_pd = dnnl::batch_normalization_forward::primitive_desc(
         Engine(), dnnl::prop_kind::forward_training, b->data, b->data, epsilon, flags, attr);
@@ -245,53 +247,128 @@ ffi::Error ConvKernelGrad(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> dy,
   });
 }
 
+// The ReLU mask's buffer: the caller sizes it for the whole batch, which
+// holds the kept rows' mask.
+namespace {
+
+struct Workspace {
+  void* data;
+  size_t bytes;
+};
+
+ffi::Error AddWorkspace(const memory::desc& md, const Workspace& ws, Args* args) {
+  if (ws.bytes < md.get_size())
+    return ffi::Error::InvalidArgument("batch norm: the ReLU workspace is too small");
+  args->insert({DNNL_ARG_WORKSPACE, Wrap(md, ws.data)});
+  return ffi::Error::Success();
+}
+
+// Runs the forward or backward primitive of x's batch norm over the kept
+// rows, with the arguments args_of gives it and the ReLU's workspace if any;
+// then zeroes the other rows of out (y or dx).
+ffi::Error BatchNormCall(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> mask, float epsilon,
+                         const Workspace* workspace, bool backward,
+                         const std::function<Args(BatchNorm*)>& args_of,
+                         ffi::ResultBuffer<ffi::F32>& out) {
+  int64_t k = 0;
+  if (ffi::Error e = KeptRows(mask, &k); e.failure()) return e;
+  const auto d = x.dimensions();
+  BatchNorm* b = nullptr;
+  try {
+    b = GetBatchNorm(k, d[1], d[2], d[3], epsilon, workspace != nullptr);
+  } catch (const dnnl::error& e) {
+    return ffi::Error::Internal(std::string("oneDNN batch norm failed: ") + e.what());
+  }
+  Args args = args_of(b);
+  if (workspace) {
+    const memory::desc md = backward ? b->bwd_pd.workspace_desc() : b->fwd_pd.workspace_desc();
+    if (ffi::Error e = AddWorkspace(md, *workspace, &args); e.failure()) return e;
+  }
+  ffi::Error done = Run("batch norm", [&](dnnl::stream& s) {
+    (backward ? b->bwd : b->fwd).execute(s, args);
+  });
+  ZeroRowsFrom(k, out);
+  return done;
+}
+
+}  // namespace
+
 // y = (x - mean) / sqrt(var + epsilon) * scale + shift over the kept rows,
-// with their biased variance; the other rows of y are zero.
+// with their biased variance (and max(y, 0) with a workspace); the other
+// rows of y are zero.
+ffi::Error BatchNormForwardImpl(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> scale,
+                                ffi::Buffer<ffi::F32> shift, ffi::Buffer<ffi::F32> mask,
+                                ffi::ResultBuffer<ffi::F32> y, ffi::ResultBuffer<ffi::F32> mean,
+                                ffi::ResultBuffer<ffi::F32> var, float epsilon,
+                                const Workspace* workspace) {
+  return BatchNormCall(x, mask, epsilon, workspace, false, [&](BatchNorm* b) {
+    return Args{{DNNL_ARG_SRC, Wrap(b->data, x.typed_data())},
+                {DNNL_ARG_SCALE, Wrap(b->stat, scale.typed_data())},
+                {DNNL_ARG_SHIFT, Wrap(b->stat, shift.typed_data())},
+                {DNNL_ARG_DST, Wrap(b->data, y->typed_data())},
+                {DNNL_ARG_MEAN, Wrap(b->stat, mean->typed_data())},
+                {DNNL_ARG_VARIANCE, Wrap(b->stat, var->typed_data())},
+                {DNNL_ARG_SCRATCHPAD, Scratch(b->fwd_pd)}};
+  }, y);
+}
+
 ffi::Error BatchNormForward(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> scale,
                             ffi::Buffer<ffi::F32> shift, ffi::Buffer<ffi::F32> mask,
                             ffi::ResultBuffer<ffi::F32> y, ffi::ResultBuffer<ffi::F32> mean,
                             ffi::ResultBuffer<ffi::F32> var, float epsilon) {
-  int64_t k = 0;
-  if (ffi::Error e = KeptRows(mask, &k); e.failure()) return e;
-  const auto d = x.dimensions();
-  ffi::Error done = Run("batch norm", [&](dnnl::stream& s) {
-    BatchNorm* b = GetBatchNorm(k, d[1], d[2], d[3], epsilon);
-    b->fwd.execute(s, {{DNNL_ARG_SRC, Wrap(b->data, x.typed_data())},
-                       {DNNL_ARG_SCALE, Wrap(b->stat, scale.typed_data())},
-                       {DNNL_ARG_SHIFT, Wrap(b->stat, shift.typed_data())},
-                       {DNNL_ARG_DST, Wrap(b->data, y->typed_data())},
-                       {DNNL_ARG_MEAN, Wrap(b->stat, mean->typed_data())},
-                       {DNNL_ARG_VARIANCE, Wrap(b->stat, var->typed_data())},
-                       {DNNL_ARG_SCRATCHPAD, Scratch(b->fwd_pd)}});
-  });
-  ZeroRowsFrom(k, y);
-  return done;
+  return BatchNormForwardImpl(x, scale, shift, mask, y, mean, var, epsilon, nullptr);
 }
 
-// The gradients of the kept rows' y (through the batch statistics too) with
-// respect to x, scale and shift; the other rows of dx are zero.
+ffi::Error BatchNormReluForward(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> scale,
+                                ffi::Buffer<ffi::F32> shift, ffi::Buffer<ffi::F32> mask,
+                                ffi::ResultBuffer<ffi::F32> y, ffi::ResultBuffer<ffi::F32> mean,
+                                ffi::ResultBuffer<ffi::F32> var,
+                                ffi::ResultBuffer<ffi::U8> workspace, float epsilon) {
+  const Workspace ws{workspace->untyped_data(), workspace->size_bytes()};
+  return BatchNormForwardImpl(x, scale, shift, mask, y, mean, var, epsilon, &ws);
+}
+
+// The gradients of the kept rows' y (through the batch statistics too, and
+// the ReLU given its workspace) with respect to x, scale and shift; the other
+// rows of dx are zero.
+ffi::Error BatchNormBackwardImpl(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> dy,
+                                 ffi::Buffer<ffi::F32> scale, ffi::Buffer<ffi::F32> mean,
+                                 ffi::Buffer<ffi::F32> var, ffi::Buffer<ffi::F32> mask,
+                                 ffi::ResultBuffer<ffi::F32> dx,
+                                 ffi::ResultBuffer<ffi::F32> dscale,
+                                 ffi::ResultBuffer<ffi::F32> dshift, float epsilon,
+                                 const Workspace* workspace) {
+  return BatchNormCall(x, mask, epsilon, workspace, true, [&](BatchNorm* b) {
+    return Args{{DNNL_ARG_SRC, Wrap(b->data, x.typed_data())},
+                {DNNL_ARG_DIFF_DST, Wrap(b->data, dy.typed_data())},
+                {DNNL_ARG_SCALE, Wrap(b->stat, scale.typed_data())},
+                {DNNL_ARG_MEAN, Wrap(b->stat, mean.typed_data())},
+                {DNNL_ARG_VARIANCE, Wrap(b->stat, var.typed_data())},
+                {DNNL_ARG_DIFF_SRC, Wrap(b->data, dx->typed_data())},
+                {DNNL_ARG_DIFF_SCALE, Wrap(b->stat, dscale->typed_data())},
+                {DNNL_ARG_DIFF_SHIFT, Wrap(b->stat, dshift->typed_data())},
+                {DNNL_ARG_SCRATCHPAD, Scratch(b->bwd_pd)}};
+  }, dx);
+}
+
 ffi::Error BatchNormBackward(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> dy,
                              ffi::Buffer<ffi::F32> scale, ffi::Buffer<ffi::F32> mean,
                              ffi::Buffer<ffi::F32> var, ffi::Buffer<ffi::F32> mask,
                              ffi::ResultBuffer<ffi::F32> dx, ffi::ResultBuffer<ffi::F32> dscale,
                              ffi::ResultBuffer<ffi::F32> dshift, float epsilon) {
-  int64_t k = 0;
-  if (ffi::Error e = KeptRows(mask, &k); e.failure()) return e;
-  const auto d = x.dimensions();
-  ffi::Error done = Run("batch norm", [&](dnnl::stream& s) {
-    BatchNorm* b = GetBatchNorm(k, d[1], d[2], d[3], epsilon);
-    b->bwd.execute(s, {{DNNL_ARG_SRC, Wrap(b->data, x.typed_data())},
-                       {DNNL_ARG_DIFF_DST, Wrap(b->data, dy.typed_data())},
-                       {DNNL_ARG_SCALE, Wrap(b->stat, scale.typed_data())},
-                       {DNNL_ARG_MEAN, Wrap(b->stat, mean.typed_data())},
-                       {DNNL_ARG_VARIANCE, Wrap(b->stat, var.typed_data())},
-                       {DNNL_ARG_DIFF_SRC, Wrap(b->data, dx->typed_data())},
-                       {DNNL_ARG_DIFF_SCALE, Wrap(b->stat, dscale->typed_data())},
-                       {DNNL_ARG_DIFF_SHIFT, Wrap(b->stat, dshift->typed_data())},
-                       {DNNL_ARG_SCRATCHPAD, Scratch(b->bwd_pd)}});
-  });
-  ZeroRowsFrom(k, dx);
-  return done;
+  return BatchNormBackwardImpl(x, dy, scale, mean, var, mask, dx, dscale, dshift, epsilon,
+                               nullptr);
+}
+
+ffi::Error BatchNormReluBackward(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> dy,
+                                 ffi::Buffer<ffi::F32> scale, ffi::Buffer<ffi::F32> mean,
+                                 ffi::Buffer<ffi::F32> var, ffi::Buffer<ffi::F32> mask,
+                                 ffi::Buffer<ffi::U8> workspace,
+                                 ffi::ResultBuffer<ffi::F32> dx,
+                                 ffi::ResultBuffer<ffi::F32> dscale,
+                                 ffi::ResultBuffer<ffi::F32> dshift, float epsilon) {
+  const Workspace ws{workspace.untyped_data(), workspace.size_bytes()};
+  return BatchNormBackwardImpl(x, dy, scale, mean, var, mask, dx, dscale, dshift, epsilon, &ws);
 }
 
 #define MEDAUG_CONV_HANDLER(symbol, impl)                              \
@@ -330,6 +407,44 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(MedaugBatchNormBackward, BatchNormBackward,
                                   .Ret<ffi::Buffer<ffi::F32>>()  // dscale
                                   .Ret<ffi::Buffer<ffi::F32>>()  // dshift
                                   .Attr<float>("epsilon"));
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(MedaugBatchNormReluForward, BatchNormReluForward,
+                              ffi::Ffi::Bind()
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // x
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // scale
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // shift
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // mask
+                                  .Ret<ffi::Buffer<ffi::F32>>()  // y
+                                  .Ret<ffi::Buffer<ffi::F32>>()  // mean
+                                  .Ret<ffi::Buffer<ffi::F32>>()  // var
+                                  .Ret<ffi::Buffer<ffi::U8>>()   // ReLU workspace
+                                  .Attr<float>("epsilon"));
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(MedaugBatchNormReluBackward, BatchNormReluBackward,
+                              ffi::Ffi::Bind()
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // x
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // dy
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // scale
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // mean
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // var
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // mask
+                                  .Arg<ffi::Buffer<ffi::U8>>()   // ReLU workspace
+                                  .Ret<ffi::Buffer<ffi::F32>>()  // dx
+                                  .Ret<ffi::Buffer<ffi::F32>>()  // dscale
+                                  .Ret<ffi::Buffer<ffi::F32>>()  // dshift
+                                  .Attr<float>("epsilon"));
+
+// Bytes of the ReLU workspace of a batch norm over a whole [n, h, w, c]
+// batch (-1 if oneDNN cannot make it).
+extern "C" int64_t medaug_bn_relu_workspace_bytes(int64_t n, int64_t h, int64_t w, int64_t c,
+                                                  float epsilon) {
+  try {
+    return static_cast<int64_t>(
+        GetBatchNorm(n, h, w, c, epsilon, true)->fwd_pd.workspace_desc().get_size());
+  } catch (const dnnl::error& e) {
+    return -1;
+  }
+}
 
 // Which oneDNN implementations serve a shape (BENCHMARKS.md's layer table).
 extern "C" const char* medaug_conv_impls(int64_t n, int64_t h, int64_t w, int64_t c,

@@ -44,10 +44,14 @@ _TARGETS = {'forward': 'medaug_onednn_conv_forward_v1',
             'input_grad': 'medaug_onednn_conv_input_grad_v1',
             'kernel_grad': 'medaug_onednn_conv_kernel_grad_v1',
             'bn_forward': 'medaug_onednn_batch_norm_forward_v1',
-            'bn_backward': 'medaug_onednn_batch_norm_backward_v1'}
+            'bn_backward': 'medaug_onednn_batch_norm_backward_v1',
+            'bn_relu_forward': 'medaug_onednn_batch_norm_relu_forward_v1',
+            'bn_relu_backward': 'medaug_onednn_batch_norm_relu_backward_v1'}
 _SYMBOLS = {'forward': 'MedaugConvForward', 'input_grad': 'MedaugConvInputGrad',
             'kernel_grad': 'MedaugConvKernelGrad', 'bn_forward': 'MedaugBatchNormForward',
-            'bn_backward': 'MedaugBatchNormBackward'}
+            'bn_backward': 'MedaugBatchNormBackward',
+            'bn_relu_forward': 'MedaugBatchNormReluForward',
+            'bn_relu_backward': 'MedaugBatchNormReluBackward'}
 _RTLD_NOLOAD = 4  # dlfcn.h (Linux): only a library already loaded
 
 
@@ -149,6 +153,8 @@ def _library():
                                 platform='cpu')
   lib.medaug_conv_impls.restype = ctypes.c_char_p
   lib.medaug_conv_impls.argtypes = [ctypes.c_int64] * 15
+  lib.medaug_bn_relu_workspace_bytes.restype = ctypes.c_int64
+  lib.medaug_bn_relu_workspace_bytes.argtypes = [ctypes.c_int64] * 4 + [ctypes.c_float]
   return lib
 
 
@@ -291,45 +297,60 @@ kernel_grad.defvjp(_kernel_grad_fwd, _kernel_grad_bwd)
 # averages); their cotangents are symbolic zeros unless something
 # differentiates them, and then their terms are added in JAX.
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(4,))
-def batch_norm(x, scale, bias, mask, epsilon):
+@functools.partial(jax.custom_vjp, nondiff_argnums=(4, 5))
+def batch_norm(x, scale, bias, mask, epsilon, relu=False):
   """(y, mean, var): nn.BatchNorm's training forward over the rows mask keeps.
 
   x: [N, H, W, C] float32; scale, bias: [C]; mask: [N] float32, nonzero on
   the rows in the batch, which come first (a short last batch padded at its
   end). y = (x - mean) / sqrt(var + epsilon) * scale + bias with the kept
-  rows' mean and biased variance; the other rows of y are zero and get no
-  gradient (the loss masks them: they never reach it). Call only when
+  rows' mean and biased variance, and max(y, 0) with relu (in the same pass:
+  the ReLU costs no passes of its own over the activation, forward or
+  backward); the other rows of y are zero and get no gradient (the loss
+  masks them: they never reach it). Call only when
   runs(x.dtype, 'batch_norm').
   """
-  return _bn_forward(x, scale, bias, mask, epsilon)
+  return _bn_forward(x, scale, bias, mask, epsilon, relu)[:3]
 
 
-def _bn_call(kind, x, scale, *args, epsilon):
-  """A batch-norm custom call: outputs shaped like x, scale and scale."""
+@functools.lru_cache(maxsize=None)
+def _workspace_bytes(shape, epsilon):
+  size = _library().medaug_bn_relu_workspace_bytes(*shape, epsilon)
+  if size < 0:
+    raise Unavailable(f'oneDNN has no batch norm with ReLU for {shape}')
+  return max(size, 1)
+
+
+def _bn_forward(x, scale, bias, mask, epsilon, relu):
+  """(y, mean, var, the ReLU's workspace or None)."""
   stat = jax.ShapeDtypeStruct(scale.shape, np.float32)
-  return jax.ffi.ffi_call(
-      _TARGETS[kind], (jax.ShapeDtypeStruct(x.shape, np.float32), stat, stat),
-      vmap_method='sequential')(x, *args, epsilon=np.float32(epsilon))
+  out = [jax.ShapeDtypeStruct(x.shape, np.float32), stat, stat]
+  if relu:
+    out.append(jax.ShapeDtypeStruct((_workspace_bytes(x.shape, epsilon),), np.uint8))
+  y = jax.ffi.ffi_call(_TARGETS['bn_relu_forward' if relu else 'bn_forward'], tuple(out),
+                       vmap_method='sequential')(x, scale, bias, mask,
+                                                 epsilon=np.float32(epsilon))
+  return tuple(y) if relu else (*y, None)
 
 
-def _bn_forward(x, scale, bias, mask, epsilon):
-  return _bn_call('bn_forward', x, scale, scale, bias, mask, epsilon=epsilon)
-
-
-def _batch_norm_fwd(x, scale, bias, mask, epsilon):
+def _batch_norm_fwd(x, scale, bias, mask, epsilon, relu):
   x, scale, bias, mask = (a.value for a in (x, scale, bias, mask))
-  y, mean, var = _bn_forward(x, scale, bias, mask, epsilon)
-  return (y, mean, var), (x, scale, mean, var, mask)
+  y, mean, var, workspace = _bn_forward(x, scale, bias, mask, epsilon, relu)
+  return (y, mean, var), (x, scale, mean, var, mask, workspace)
 
 
-def _batch_norm_bwd(epsilon, saved, cotangents):
-  x, scale, mean, var, mask = saved
+def _batch_norm_bwd(epsilon, relu, saved, cotangents):
+  x, scale, mean, var, mask, workspace = saved
   dy, dmean, dvar = cotangents
   if isinstance(dy, jax.custom_derivatives.SymbolicZero):
     dy = jnp.zeros(x.shape, x.dtype)
-  dx, dscale, dbias = _bn_call('bn_backward', x, scale, dy, scale, mean, var, mask,
-                               epsilon=epsilon)
+  stat = jax.ShapeDtypeStruct(scale.shape, np.float32)
+  dx, dscale, dbias = jax.ffi.ffi_call(
+      _TARGETS['bn_relu_backward' if relu else 'bn_backward'],
+      (jax.ShapeDtypeStruct(x.shape, np.float32), stat, stat), vmap_method='sequential')(
+          x, dy, scale, mean, var, mask, *([workspace] if relu else []),
+          epsilon=np.float32(epsilon))
+  # The statistics are those of x before the ReLU, so their terms are too.
   kept = mask.reshape(-1, 1, 1, 1) != 0
   count = jnp.sum(kept) * x.shape[1] * x.shape[2]  # the pixels each statistic averages
   if not isinstance(dmean, jax.custom_derivatives.SymbolicZero):

@@ -21,7 +21,7 @@ from medaug_jax import classifier, config_lib, data, workdir
 from medaug_jax.checkpoint import Checkpoints
 from medaug_jax.errors import MedaugError
 from medaug_jax.files import user_cache, write_json
-from medaug_jax.trainer import make_mesh
+from medaug_jax.trainer import jit_init, make_mesh
 
 
 def cache_root(cfg):
@@ -59,7 +59,7 @@ class Reference:
     recipe = _recipe(self.cfg)
     obj = classifier.Classifier(recipe, full.num_classes, full.multi_label,
                                 -(-len(full.train) // recipe.batch_size))
-    like = jax.jit(obj.init)(jax.random.key(0), full.train.images[:1], full.train.labels[:1])
+    like = jit_init(obj.init)(jax.random.key(0), full.train.images[:1], full.train.labels[:1])
     # Concurrent grid workers would each train the same network: the first
     # trains it, the others wait and read it back.
     with workdir.locked(folder, wait=True):
