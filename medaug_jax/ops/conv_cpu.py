@@ -35,6 +35,11 @@ _LIBRARY_MAX_OUT_CHANNELS = 16
 # few pixels, and a 9.4 MB kernel reordered on every call. On the other
 # ResNet layers oneDNN won or tied.
 _ONEDNN_MIN_STRIDE1_PIXELS = 16
+# upsample_conv3x3's four phases as one conv of 4x the outputs: 4.3x faster
+# forward+backward for a 1- or 3-channel head (14x14x64 -> 28x28, oneDNN, batch
+# 128), but 0.82-1.27x, mostly slower, from 16 outputs up, in repeated runs
+# (results/bench_cpu_fused_2026-11-28/layers_fused.log).
+_PHASES_AS_ONE_MAX_OUT_CHANNELS = 16
 
 
 def _xla_conv(x, w, strides, pads):
@@ -282,8 +287,8 @@ def _phase_taps(w, axis):
 
 
 def upsample_conv3x3(x, w):
-  """The 3x3 'SAME' stride-1 conv of upsample(x), as 2x2 convs of x itself,
-  one per output phase (a resize-convolution in sub-pixel form).
+  """The 3x3 'SAME' stride-1 conv of upsample(x), as four 2x2 convs of x
+  itself, one per output phase (a resize-convolution in sub-pixel form).
 
   4 multiply-adds per output pixel and channel pair instead of 9: 2.25x
   fewer, and the 4x upsampled input is never written out. On a 2-core AVX-512 Xeon its forward+backward ran 1.8-3.1x faster
@@ -293,23 +298,27 @@ def upsample_conv3x3(x, w):
   back through the tap sums); values agree with the direct conv to float
   rounding.
 
-  The four phases run as one conv: their kernels side by side as 4x the
-  output channels, over x padded by one pixel on every side, each phase
-  then cut from that (H+1)x(W+1) map. (H+1)(W+1)/HW more multiply-adds, but
-  one call with wide outputs instead of four narrow ones: 1.12-1.27x faster
-  forward+backward at dcgan's layers, 4.3x at a 1- or 3-channel head, and
-  0.96-1.01x at 16-32 channels (BENCHMARKS.md, "Batch norm and ReLU in one pass ...").
+  With fewer than _PHASES_AS_ONE_MAX_OUT_CHANNELS outputs (an image head)
+  the four phases run as one conv instead: their kernels side by side as 4x
+  the output channels over x padded by one pixel on every side, each phase
+  then cut from that (H+1)x(W+1) map.
   """
   rows = _phase_taps(w, 0)
-  # Phase (a, b) reads input rows (i - 1 + a, i + a), columns likewise: output
-  # (i + a, j + b) of the conv padded by one on every side.
-  k = jnp.concatenate([c for a in (0, 1) for c in _phase_taps(rows[a], 1)], axis=-1)
-  full = _cpu_conv(x, k, (1, 1), ((1, 1), (1, 1)))
+  kernels = [c for a in (0, 1) for c in _phase_taps(rows[a], 1)]  # phase (a, b) at 2a + b
   n, h, w_, _ = x.shape
   o = w.shape[-1]
-  full = full.reshape(n, h + 1, w_ + 1, 2, 2, o)
-  y = jnp.stack([jnp.stack([full[:, a:a + h, b:b + w_, a, b] for b in (0, 1)], axis=3)
-                 for a in (0, 1)], axis=2)  # [N, H, 2, W, 2, O]: output row 2i + a, column 2j + b
+  if o < _PHASES_AS_ONE_MAX_OUT_CHANNELS:
+    # Phase (a, b) reads input rows (i - 1 + a, i + a), columns likewise:
+    # output (i + a, j + b) of the conv padded by one on every side.
+    full = _cpu_conv(x, jnp.concatenate(kernels, axis=-1), (1, 1), ((1, 1), (1, 1)))
+    full = full.reshape(n, h + 1, w_ + 1, 2, 2, o)
+    phase = lambda a, b: full[:, a:a + h, b:b + w_, a, b]
+  else:
+    # Padding on the side a phase reaches past the map: the upsampled map's
+    # own zero border, one input pixel wide.
+    phase = lambda a, b: _cpu_conv(x, kernels[2 * a + b], (1, 1), ((1 - a, a), (1 - b, b)))
+  y = jnp.stack([jnp.stack([phase(a, b) for b in (0, 1)], axis=3) for a in (0, 1)],
+                axis=2)  # [N, H, 2, W, 2, O]: output row 2i + a, column 2j + b
   return y.reshape(n, 2 * h, 2 * w_, o)
 
 
