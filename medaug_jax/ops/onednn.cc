@@ -247,10 +247,10 @@ ffi::Error ConvKernelGrad(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> dy,
   });
 }
 
-// The ReLU mask's buffer: the caller sizes it for the whole batch, which
-// holds the kept rows' mask.
 namespace {
 
+// The ReLU mask's buffer: the caller sizes it for the whole batch, which
+// holds the kept rows' mask.
 struct Workspace {
   void* data;
   size_t bytes;

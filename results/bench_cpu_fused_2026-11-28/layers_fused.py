@@ -1,8 +1,10 @@
 """Sub-pixel upsampling conv forward+backward: four 2x2 convs (the code of
 1b35622, conv_cpu.upsample_conv3x3 then) against one 2x2 conv with the four
 phases' kernels as 4x the output channels over the map padded by 1, then cut
-(`fused` here, conv_cpu.upsample_conv3x3 since 3579507). Alternating, three
-blocks of five after a warm-up, batch 128. Run at 1b35622:
+(`fused` here; since 1e06967 conv_cpu.upsample_conv3x3 uses it for fewer than
+16 outputs). Alternating, three
+blocks of five after a warm-up, batch 128. Run at 12c2e7c (a worktree, with
+PYTHONPATH pointing at it):
 
   for s in "7 256 128" "14 128 64" "14 64 3" "7 64 32" "14 32 16" "14 64 1"; do
     .venv/bin/python results/bench_cpu_fused_2026-11-28/layers_fused.py $s
