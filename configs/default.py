@@ -51,10 +51,10 @@ def get_config():
   c.augment_params = ml_collections.ConfigDict(dict(
       crop_pad=2, flip=0.5, rotate=10.0, scale=0.1, brightness=0.1, contrast=0.1))
   c.eval_batch_size = 1024
-  # Resume checkpoints (89 MB at width 64): after the first epoch ending a
-  # minute or more after the last one (a hard kill loses at most about that;
-  # SIGTERM/Ctrl-C saves where it stops), and every checkpoint_every epochs
-  # when that is > 0. One save took 0.34-0.52 s on a 2-core Xeon, so once per
+  # Resume checkpoints (89 MB at width 64): after the first epoch that brings
+  # the epochs' own time since the last one to a minute (a hard kill loses at
+  # most about that much training; SIGTERM/Ctrl-C saves where it stops), and
+  # every checkpoint_every epochs when that is > 0. One save took 0.34-0.52 s on a 2-core Xeon, so once per
   # epoch (with the best state's save besides) cost 2-6% of a 16 s CPU epoch
   # and several GPU epochs.
   c.checkpoint_every = 0

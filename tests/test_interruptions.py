@@ -143,6 +143,33 @@ def test_checkpoint_interval_and_the_best_state_with_it(tmp_path, every, seconds
   assert set(variables) == {'params', 'batch_stats'}
 
 
+def test_checkpoint_interval_counts_the_epochs_not_pauses_between_them(tmp_path, monkeypatch):
+  """checkpoint_seconds bounds the training a hard kill loses: time the run
+  spends outside its epochs (here a two-minute pause after each, as when
+  the benchmark's race runs a torch epoch) does not bring a save forward."""
+  from medaug_jax import logs, trainer  # pylint: disable=g-import-not-at-top
+  paused = [0.0]
+
+  class Clock:
+    @staticmethod
+    def perf_counter():
+      return time.perf_counter() + paused[0]
+
+  append = logs.MetricsLog.append
+
+  def append_then_pause(self, record):
+    append(self, record)
+    paused[0] += 120.0
+  monkeypatch.setattr(trainer, 'time', Clock)
+  monkeypatch.setattr(logs.MetricsLog, 'append', append_then_pause)
+  cfg = tiny_config(**{'classifier.epochs': 3, 'classifier.checkpoint_every': 0,
+                       'classifier.checkpoint_seconds': 60.0})
+  res = run.train_and_evaluate(cfg, str(tmp_path))
+  steps_per_epoch = -(-res['sizes']['train'] // cfg.classifier.batch_size)
+  assert paused[0] >= 360.0
+  assert _steps(tmp_path / 'checkpoints' / 'classifier') == [3 * steps_per_epoch]
+
+
 def test_bad_checkpoint_interval_is_one_line(tmp_path):
   with pytest.raises(MedaugError, match='config.classifier.checkpoint_seconds must be >= 0'):
     run.train_and_evaluate(tiny_config(**{'classifier.checkpoint_seconds': -1}), str(tmp_path))
