@@ -54,9 +54,9 @@ def get_config():
   # Resume checkpoints (89 MB at width 64): after the first epoch that brings
   # the epochs' own time since the last one to a minute (a hard kill loses at
   # most about that much training; SIGTERM/Ctrl-C saves where it stops), and
-  # every checkpoint_every epochs when that is > 0. One save took 0.34-0.52 s on a 2-core Xeon, so once per
-  # epoch (with the best state's save besides) cost 2-6% of a 16 s CPU epoch
-  # and several GPU epochs.
+  # every checkpoint_every epochs when that is > 0. One save took 0.34-0.52 s
+  # on a 2-core Xeon, so once per epoch (with the best state's save besides)
+  # cost 2-6% of a 16 s CPU epoch and several GPU epochs.
   c.checkpoint_every = 0
   c.checkpoint_seconds = 60.0
   c.print_every = 1

@@ -272,8 +272,9 @@ def fit(objective, state, images, labels, *, phase, epochs, batch_size, rng,
               **{k: _tolist(v) for k, v in metrics.items()}}
     if evaluate is not None:
       record.update(evaluate(state, epoch + 1, history))
-    record['epoch_s'] = round(time.perf_counter() - t0, 3)
-    unsaved_s += time.perf_counter() - t0
+    epoch_s = time.perf_counter() - t0
+    record['epoch_s'] = round(epoch_s, 3)
+    unsaved_s += epoch_s
     history.append(record)
     if log is not None:
       log.append(record)
