@@ -57,6 +57,37 @@ def test_resnet18_shapes_and_size(channels):
   assert 11.1e6 < n < 11.3e6
 
 
+@pytest.mark.skipif(not onednn.available('conv'), reason='oneDNN is x86-64 Linux only')
+@pytest.mark.parametrize('channels', [1, 3])
+def test_eval_pass_folds_each_norm_into_its_conv(channels):
+  """On oneDNN the eval pass runs each conv with its batch norm (running
+  averages), residual add and ReLU as one call, and gives XLA's logits."""
+  model = resnet.resnet18(num_classes=3, width=8)
+  x = jax.random.uniform(jax.random.key(0), (6, 28, 28, channels))
+  variables = model.init(jax.random.key(1), x, train=True)
+  keys = iter(jax.random.split(jax.random.key(2), 200))
+  # Statistics and weights away from their initial values, so that the
+  # folded scale and shift are not the identity.
+  variables = {
+      'params': jax.tree.map(lambda a: a + .2 * jax.random.normal(next(keys), a.shape),
+                             variables['params']),
+      'batch_stats': jax.tree.map(lambda a: a + .3 * jax.random.uniform(next(keys), a.shape),
+                                  variables['batch_stats'])}
+  for features in (False, True):
+    # A function of its own for each: jit's caches do not see turned_off.
+    apply = lambda: jax.jit(functools.partial(model.apply, train=False, features=features))
+    with onednn.turned_off():
+      want = apply()(variables, x)
+    got = apply()(variables, x)
+    assert float(jnp.max(jnp.abs(got - want)) / jnp.max(jnp.abs(want))) < 1e-5
+  # The stem, 16 block convs and 3 projections, less layer4's three 3x3
+  # stride-1 convs on 4x4 maps, which Winograd runs (conv_cpu.cpu_impl).
+  hlo = jax.jit(functools.partial(model.apply, train=False)).lower(variables, x).as_text()
+  assert hlo.count('medaug_onednn_conv_bias') == 17
+  train = jax.jit(functools.partial(model.apply, train=True, mutable=['batch_stats']))
+  assert 'medaug_onednn_conv_bias' not in train.lower(variables, x).as_text()
+
+
 @pytest.mark.parametrize('size', [8, 7])
 def test_downsampling_block_pads_like_pytorch(size):
   """Output pixel (0, 0) of a stride-2 block sees input rows and columns 0-3

@@ -101,6 +101,32 @@ def test_vmapped_seeds_get_their_own_kernels():
 
 
 @needs_onednn
+@pytest.mark.parametrize('size,cin,cout,k,s,pads', [
+    (14, 16, 32, 3, 2, ((1, 1), (1, 1))),
+    (7, 8, 8, 3, 1, ((1, 1), (1, 1))),
+    (14, 16, 32, 1, 2, ((0, 0), (0, 0))),
+])
+def test_inference_conv_adds_bias_residual_and_relu(size, cin, cout, k, s, pads):
+  kx, kw, kb, kr = jax.random.split(jax.random.key(2), 4)
+  x = jax.random.normal(kx, (3, size, size, cin))
+  w = jax.random.normal(kw, (k, k, cin, cout)) / (k * cin ** .5)
+  b = jax.random.normal(kb, (cout,))
+  ref = _lax(x, w, (s, s), pads) + b
+  r = jax.random.normal(kr, ref.shape)
+  for relu in (False, True):
+    act = functools.partial(jnp.maximum, 0.) if relu else (lambda v: v)
+    call = functools.partial(onednn.conv_bias, strides=(s, s), pads=pads, relu=relu)
+    assert _max_rel_err(jax.jit(call)(x, w, b), act(ref)) < 1e-5
+    # The residual's buffer becomes the output's: one still read after the
+    # call must be copied first, not overwritten.
+    got, after = jax.jit(lambda x, w, b, r: (call(x, w, b, residual=r), r + 1))(x, w, b, r)
+    assert _max_rel_err(got, act(ref + r)) < 1e-5
+    assert jnp.array_equal(after, r + 1)
+  seeds = jax.jit(jax.vmap(lambda w: call(x, w, b, residual=r)))(jnp.stack([w, -w]))
+  assert _max_rel_err(seeds[1], act(_lax(x, -w, (s, s), pads) + b + r)) < 1e-5
+
+
+@needs_onednn
 def test_conv_cpu_takes_onednn_where_it_wins():
   same = ((1, 1), (1, 1))
   pick = lambda w, s, x, dtype=jnp.float32: conv_cpu.cpu_impl(w, s, same, x, dtype)

@@ -12,6 +12,7 @@ from typing import Any, Sequence
 
 import flax.linen as nn
 import jax.numpy as jnp
+from jax import lax
 
 from medaug_jax.ops import conv_cpu, onednn
 
@@ -21,19 +22,19 @@ class BasicBlock(nn.Module):
   strides: int
   conv: Any
   norm: Any
+  fold: bool = False  # _conv_norm's one call per conv and its norm (eval on oneDNN)
 
   @nn.compact
   def __call__(self, x):
+    strides = (self.strides, self.strides)
+    conv1, norm1 = self.conv(self.filters, (3, 3), strides, padding=1), self.norm(relu=True)
+    conv2, norm2 = self.conv(self.filters, (3, 3), padding=1), self.norm()
     residual = x
-    y = self.conv(self.filters, (3, 3), (self.strides, self.strides), padding=1)(x)
-    y = self.norm(relu=True)(y)
-    y = self.conv(self.filters, (3, 3), padding=1)(y)
-    y = self.norm()(y)
-    if residual.shape != y.shape:
-      residual = self.conv(self.filters, (1, 1), (self.strides, self.strides),
-                           padding=0)(residual)
-      residual = self.norm()(residual)
-    return nn.relu(residual + y)
+    if self.strides != 1 or x.shape[-1] != self.filters:
+      residual = _conv_norm(self.conv(self.filters, (1, 1), strides, padding=0), self.norm(),
+                            x, self.fold)
+    y = _conv_norm(conv1, norm1, x, self.fold)
+    return _conv_norm(conv2, norm2, y, self.fold, residual=residual)
 
 
 class ResNet(nn.Module):
@@ -50,15 +51,41 @@ class ResNet(nn.Module):
     # mask keeps the padded rows of a short last batch out of BN statistics.
     norm = functools.partial(_MaskedBatchNorm, use_running_average=not train,
                              momentum=0.9, epsilon=1e-5, dtype=self.dtype, mask=mask)
-    x = conv(self.width, (3, 3), padding=1)(x)
-    x = norm(relu=True)(x)
+    # An eval pass on oneDNN runs each conv with its norm folded in, and
+    # with the ReLU and residual add after it, as one call.
+    fold = (not train and self.dtype == jnp.float32 and not self.is_initializing()
+            and onednn.runs(x.dtype, 'conv'))
+    x = _conv_norm(conv(self.width, (3, 3), padding=1), norm(relu=True), x, fold)
     for i, n_blocks in enumerate(self.stage_sizes):
       for j in range(n_blocks):
-        x = BasicBlock(self.width * 2 ** i, 2 if i > 0 and j == 0 else 1, conv, norm)(x)
+        x = BasicBlock(self.width * 2 ** i, 2 if i > 0 and j == 0 else 1, conv, norm, fold)(x)
     x = jnp.mean(x, axis=(1, 2))
     if features:
       return x.astype(jnp.float32)
     return nn.Dense(self.num_classes, dtype=jnp.float32)(x.astype(jnp.float32))
+
+
+def _conv_norm(conv, norm, x, fold, residual=None):
+  """norm(conv(x)) (its ReLU if norm has one), or relu(residual + norm(conv(x))).
+
+  With fold (an eval pass: the norm's running averages) and where oneDNN
+  runs the conv, one oneDNN call computes it: the norm's per-channel affine
+  map folded into the kernel and a bias, the residual add and the ReLU
+  applied as the conv writes its output, so no pass over the activation
+  remains outside the convolutions.
+  """
+  if fold:
+    w = conv.variables['params']['kernel']
+    strides = conv.strides
+    strides = (strides, strides) if isinstance(strides, int) else tuple(strides)
+    pads = ((conv.padding, conv.padding),) * 2
+    if conv_cpu.cpu_impl(w.shape, strides, pads, x.shape, x.dtype) == 'onednn':
+      params, stats = norm.variables['params']['bn'], norm.variables['batch_stats']['bn']
+      mul = params['scale'] * lax.rsqrt(stats['var'] + norm.epsilon)
+      return onednn.conv_bias(x, w * mul, params['bias'] - stats['mean'] * mul, strides, pads,
+                              relu=norm.relu or residual is not None, residual=residual)
+  y = norm(conv(x))
+  return y if residual is None else nn.relu(residual + y)
 
 
 class _MaskedBatchNorm(nn.Module):

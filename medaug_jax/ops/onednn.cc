@@ -1,5 +1,6 @@
 // oneDNN primitives as XLA:CPU custom calls (FFI), float32, NHWC:
 // - direct convolutions (HWIO kernel): forward, input and kernel gradient;
+// - inference convolutions with a bias, a residual and a ReLU in one pass;
 // - training-mode batch normalisation: forward and backward.
 //
 // XLA:CPU's own convolutions and our matmul rewrites of them (Winograd,
@@ -143,6 +144,40 @@ Conv* GetConv(const Geometry& g) {
                       [&] { return MakeConv(g); });
 }
 
+// Inference: y = conv(x, w) + bias, then + y's content (the residual) with
+// sum, then max(., 0) with relu, all in the convolution's own pass over y
+// (oneDNN post-ops). An eval pass folds each batch norm into w and bias, so
+// the norm, the residual add and the ReLU cost no passes of their own.
+struct ConvInfer {
+  memory::desc src, wei, bias, dst;  // the caller's plain layouts
+  dnnl::convolution_forward::primitive_desc pd;
+  dnnl::primitive prim;
+};
+
+ConvInfer* GetConvInfer(const Geometry& g, bool sum, bool relu) {
+  return Cached<ConvInfer>(
+      Key({g.n, g.h, g.w, g.c, g.o, g.kh, g.kw, g.oh, g.ow, g.sh, g.sw, g.pt, g.pb, g.pl, g.pr,
+           sum, relu}),
+      [&] {
+        auto c = std::make_unique<ConvInfer>();
+        c->src = memory::desc({g.n, g.c, g.h, g.w}, kF32, tag::nhwc);
+        c->wei = memory::desc({g.o, g.c, g.kh, g.kw}, kF32, tag::hwio);
+        c->bias = memory::desc({g.o}, kF32, tag::a);
+        c->dst = memory::desc({g.n, g.o, g.oh, g.ow}, kF32, tag::nhwc);
+        dnnl::post_ops ops;
+        if (sum) ops.append_sum(1.f);
+        if (relu) ops.append_eltwise(dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+        auto attr = UserScratchpad();
+        attr.set_post_ops(ops);
+        c->pd = dnnl::convolution_forward::primitive_desc(
+            Engine(), dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+            c->src, memory::desc({g.o, g.c, g.kh, g.kw}, kF32, tag::any), c->bias, c->dst,
+            {g.sh, g.sw}, {0, 0}, {g.pt, g.pl}, {g.pb, g.pr}, attr);
+        c->prim = dnnl::convolution_forward(c->pd);
+        return c;
+      });
+}
+
 Geometry Geo(ffi::Span<const int64_t> x, ffi::Span<const int64_t> w,
              ffi::Span<const int64_t> y, ffi::Span<const int64_t> strides,
              ffi::Span<const int64_t> pads) {
@@ -245,6 +280,40 @@ ffi::Error ConvKernelGrad(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> dy,
                          {DNNL_ARG_SCRATCHPAD, Scratch(c->bwd_w_pd)}});
     if (!plain) dnnl::reorder(out, user).execute(s, out, user);
   });
+}
+
+// y = conv(x, w) + bias (+ residual) (then max(., 0)), forward only (eval).
+// With a residual, XLA hands y the residual's buffer (the call aliases them);
+// a copy is made where it did not.
+ffi::Error ConvBiasImpl(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> w,
+                        ffi::Buffer<ffi::F32> bias, const ffi::Buffer<ffi::F32>* residual,
+                        ffi::ResultBuffer<ffi::F32>& y, ffi::Span<const int64_t> strides,
+                        ffi::Span<const int64_t> pads, int64_t relu) {
+  if (residual && residual->typed_data() != y->typed_data())
+    std::memcpy(y->typed_data(), residual->typed_data(), y->size_bytes());
+  return Run("convolution", [&](dnnl::stream& s) {
+    ConvInfer* c = GetConvInfer(Geo(x.dimensions(), w.dimensions(), y->dimensions(), strides,
+                                    pads), residual != nullptr, relu != 0);
+    memory wm = AsLayout(s, Wrap(c->wei, w.typed_data()), c->pd.weights_desc());
+    c->prim.execute(s, {{DNNL_ARG_SRC, Wrap(c->src, x.typed_data())},
+                        {DNNL_ARG_WEIGHTS, wm},
+                        {DNNL_ARG_BIAS, Wrap(c->bias, bias.typed_data())},
+                        {DNNL_ARG_DST, Wrap(c->dst, y->typed_data())},
+                        {DNNL_ARG_SCRATCHPAD, Scratch(c->pd)}});
+  });
+}
+
+ffi::Error ConvBias(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> w, ffi::Buffer<ffi::F32> bias,
+                    ffi::ResultBuffer<ffi::F32> y, ffi::Span<const int64_t> strides,
+                    ffi::Span<const int64_t> pads, int64_t relu) {
+  return ConvBiasImpl(x, w, bias, nullptr, y, strides, pads, relu);
+}
+
+ffi::Error ConvBiasAdd(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> w,
+                       ffi::Buffer<ffi::F32> bias, ffi::Buffer<ffi::F32> residual,
+                       ffi::ResultBuffer<ffi::F32> y, ffi::Span<const int64_t> strides,
+                       ffi::Span<const int64_t> pads, int64_t relu) {
+  return ConvBiasImpl(x, w, bias, &residual, y, strides, pads, relu);
 }
 
 namespace {
@@ -383,6 +452,27 @@ ffi::Error BatchNormReluBackward(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> 
 MEDAUG_CONV_HANDLER(MedaugConvForward, ConvForward);
 MEDAUG_CONV_HANDLER(MedaugConvInputGrad, ConvInputGrad);
 MEDAUG_CONV_HANDLER(MedaugConvKernelGrad, ConvKernelGrad);
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(MedaugConvBias, ConvBias,
+                              ffi::Ffi::Bind()
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // x
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // w
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // bias
+                                  .Ret<ffi::Buffer<ffi::F32>>()  // y
+                                  .Attr<ffi::Span<const int64_t>>("strides")
+                                  .Attr<ffi::Span<const int64_t>>("pads")
+                                  .Attr<int64_t>("relu"));
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(MedaugConvBiasAdd, ConvBiasAdd,
+                              ffi::Ffi::Bind()
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // x
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // w
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // bias
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // residual
+                                  .Ret<ffi::Buffer<ffi::F32>>()  // y (the residual's buffer)
+                                  .Attr<ffi::Span<const int64_t>>("strides")
+                                  .Attr<ffi::Span<const int64_t>>("pads")
+                                  .Attr<int64_t>("relu"));
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(MedaugBatchNormForward, BatchNormForward,
                               ffi::Ffi::Bind()

@@ -46,12 +46,15 @@ _TARGETS = {'forward': 'medaug_onednn_conv_forward_v1',
             'bn_forward': 'medaug_onednn_batch_norm_forward_v1',
             'bn_backward': 'medaug_onednn_batch_norm_backward_v1',
             'bn_relu_forward': 'medaug_onednn_batch_norm_relu_forward_v1',
-            'bn_relu_backward': 'medaug_onednn_batch_norm_relu_backward_v1'}
+            'bn_relu_backward': 'medaug_onednn_batch_norm_relu_backward_v1',
+            'bias': 'medaug_onednn_conv_bias_v1',
+            'bias_add': 'medaug_onednn_conv_bias_add_v1'}
 _SYMBOLS = {'forward': 'MedaugConvForward', 'input_grad': 'MedaugConvInputGrad',
             'kernel_grad': 'MedaugConvKernelGrad', 'bn_forward': 'MedaugBatchNormForward',
             'bn_backward': 'MedaugBatchNormBackward',
             'bn_relu_forward': 'MedaugBatchNormReluForward',
-            'bn_relu_backward': 'MedaugBatchNormReluBackward'}
+            'bn_relu_backward': 'MedaugBatchNormReluBackward',
+            'bias': 'MedaugConvBias', 'bias_add': 'MedaugConvBiasAdd'}
 _RTLD_NOLOAD = 4  # dlfcn.h (Linux): only a library already loaded
 
 
@@ -230,6 +233,25 @@ def _call(kind, out_shape, a, b, strides, pads):
                           vmap_method='sequential')(
       a, b, strides=np.asarray(strides, np.int64),
       pads=np.asarray([*pads[0], *pads[1]], np.int64))
+
+
+def conv_bias(x, w, bias, strides, pads, relu=False, residual=None):
+  """conv(x, w) + bias (+ residual) (then max(., 0) with relu), forward only.
+
+  One oneDNN inference call: the bias, the residual add and the ReLU are
+  applied as it writes its output, so an eval pass with each batch norm
+  folded into its conv's kernel and a bias (models/resnet.py) spends no
+  memory passes outside the convolutions there. Not differentiable. Call
+  only when available().
+  """
+  g = _geometry(x.shape, w.shape, strides, pads)
+  out = jax.ShapeDtypeStruct((g[0], g[7], g[8], g[4]), x.dtype)
+  attrs = dict(strides=np.asarray(strides, np.int64),
+               pads=np.asarray([*pads[0], *pads[1]], np.int64), relu=np.int64(relu))
+  if residual is None:
+    return jax.ffi.ffi_call(_TARGETS['bias'], out, vmap_method='sequential')(x, w, bias, **attrs)
+  return jax.ffi.ffi_call(_TARGETS['bias_add'], out, vmap_method='sequential',
+                          input_output_aliases={3: 0})(x, w, bias, residual, **attrs)
 
 
 # The three calls are the partial derivatives of one trilinear form,
