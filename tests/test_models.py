@@ -45,6 +45,27 @@ def test_cpu_convolution_is_chosen_when_traced(cin, cout, library_conv):
   assert ('conv_general_dilated' in jaxpr) == library_conv
 
 
+def test_as_lax_traces_the_direct_convolutions():
+  """The benchmarks count FLOPs inside conv_cpu.as_lax(): lax's direct
+  convolution, the upsampling one on the upsampled map, whatever CPU path
+  (oneDNN, Winograd, the sub-pixel phases) would run them otherwise."""
+  x, w = jnp.zeros((2, 14, 14, 16)), jnp.zeros((3, 3, 16, 24))
+  dims = ('NHWC', 'HWIO', 'NHWC')
+  conv = lambda x, w: conv_cpu.conv_general_dilated(x, w, (1, 1), 'SAME', dimension_numbers=dims)
+  up = lambda x, w: conv_cpu.upsample_conv_general_dilated(x, w, (1, 1), ((1, 1), (1, 1)),
+                                                           dimension_numbers=dims)
+  flops = lambda f, x: jax.jit(f).lower(x, w).cost_analysis()['flops']
+  lax_conv = lambda x, w: jax.lax.conv_general_dilated(x, w, (1, 1), 'SAME',
+                                                       dimension_numbers=dims)
+  with conv_cpu.as_lax():
+    assert conv_cpu.cpu_impl(w.shape, (1, 1), ((1, 1), (1, 1)), x.shape) == 'lax'
+    assert flops(conv, x) == flops(lax_conv, x) > 0
+    assert flops(up, x) == flops(lax_conv, conv_cpu.upsample(x))
+    jaxpr = str(jax.make_jaxpr(up)(x, w))
+  assert 'conv_general_dilated' in jaxpr and 'custom' not in jaxpr
+  assert conv_cpu.cpu_impl(w.shape, (1, 1), ((1, 1), (1, 1)), x.shape) != 'lax'
+
+
 @pytest.mark.parametrize('channels', [1, 3])
 def test_resnet18_shapes_and_size(channels):
   model = resnet.resnet18(num_classes=9)

@@ -236,19 +236,15 @@ def convolutions(conv):
     conv_cpu.conv_general_dilated = saved
 
 
-def _lax_convolutions():
-  """lax.conv_general_dilated as it is, without conv_cpu's CPU paths."""
-  from jax import lax  # pylint: disable=g-import-not-at-top
-  return convolutions(lax.conv_general_dilated)
-
-
-def _resnet_flops(fn, *args):
-  """The ResNet's FLOPs counted on its lax convolutions, so that every
-  implementation is credited the same work (the im2col matmuls also count
-  the zero padding). fn must be new to jit: a function traced before would
-  bring its cached trace, convolutions included."""
+def _lax_flops(fn, *args):
+  """A step's FLOPs counted on lax's direct convolutions (conv_cpu.as_lax),
+  so that every implementation is credited the same work (the im2col
+  matmuls also count the zero padding; XLA counts none in a custom call).
+  fn must be new to jit: a function traced before would bring its cached
+  trace, convolutions included."""
   import jax  # pylint: disable=g-import-not-at-top
-  with _lax_convolutions():
+  from medaug_jax.ops import conv_cpu  # pylint: disable=g-import-not-at-top
+  with conv_cpu.as_lax():
     # A new lambda: jit caches traces by function, and bound methods compare equal.
     return _flops(jax.jit(lambda *a: fn(*a)).lower(*args))
 
@@ -275,7 +271,8 @@ def jax_impl(model, channels, o, num_seeds=0, plain_conv=False, augment=False, u
     impl.name += ' (no oneDNN)' if not use_onednn else ' (XLA batch norm)'
     return impl
   if plain_conv:
-    with _lax_convolutions():
+    from medaug_jax.ops import conv_cpu  # pylint: disable=g-import-not-at-top
+    with conv_cpu.as_lax():
       impl = jax_impl(model, channels, o, num_seeds)
     impl.name = 'jax (lax.conv)'
     return impl
@@ -300,7 +297,7 @@ def jax_impl(model, channels, o, num_seeds=0, plain_conv=False, augment=False, u
       for _ in range(calls):
         y = compiled(state, x)
       y.block_until_ready()
-    return Impl(name, run_eval, k, k * b, compile_s, _resnet_flops(obj.probabilities, state, x),
+    return Impl(name, run_eval, k, k * b, compile_s, _lax_flops(obj.probabilities, state, x),
                 hlo=compiled.as_text())
 
   idx, mask = trainer.epoch_batches(jax.random.key(1), n, b)
@@ -314,13 +311,7 @@ def jax_impl(model, channels, o, num_seeds=0, plain_conv=False, augment=False, u
   step_args = (state, images, labels, idx, mask, 0, key)
   lowered, compiled, compile_s = _compile(
       trainer.make_train_step(obj, mesh, num_seeds), *step_args)
-  if model in RESNETS:
-    flops = _resnet_flops(trainer.make_train_step(obj, mesh, num_seeds), *step_args)
-  else:
-    # XLA counts no FLOPs in a custom call: count them on a trace without
-    # oneDNN's (the generators' convolutions as before it came).
-    with onednn.turned_off():
-      flops = _flops(trainer.make_train_step(obj, mesh, num_seeds).lower(*step_args))
+  flops = _lax_flops(trainer.make_train_step(obj, mesh, num_seeds), *step_args)
   box = {'state': state, 'i': 0}
 
   def run_steps(calls):

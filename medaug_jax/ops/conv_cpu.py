@@ -12,6 +12,8 @@ conv_general_dilated keeps lax's signature, so Flax's nn.Conv takes it as its
 has the per-layer figures.
 """
 
+import contextlib
+
 import jax
 import jax.numpy as jnp
 from jax import lax
@@ -40,6 +42,23 @@ _ONEDNN_MIN_STRIDE1_PIXELS = 16
 # 128), but 0.82-1.27x, mostly slower, from 16 outputs up, in repeated runs
 # (results/bench_cpu_fused_2026-11-28/layers_fused.log).
 _PHASES_AS_ONE_MAX_OUT_CHANNELS = 16
+
+
+# Non-empty inside as_lax().
+_AS_LAX = []
+
+
+@contextlib.contextmanager
+def as_lax():
+  """Convolutions traced inside are lax's direct ones, upsampling ones on the
+  upsampled map: the benchmarks count a step's FLOPs on them, so that every
+  implementation (and the PyTorch twin) is credited the same work, not
+  Winograd's or the sub-pixel form's fewer multiplies or a custom call's none."""
+  _AS_LAX.append(True)
+  try:
+    yield
+  finally:
+    _AS_LAX.pop()
 
 
 def _xla_conv(x, w, strides, pads):
@@ -186,7 +205,8 @@ def winograd_f4_conv3x3(x, w):
 
 
 def cpu_impl(w_shape, strides, pads, x_shape=None, dtype=jnp.float32):
-  """Which CPU convolution runs a conv: 'onednn', 'winograd', 'im2col' or 'lax'.
+  """Which CPU convolution runs a conv: 'onednn', 'winograd', 'im2col' or 'lax'
+  ('lax' for all inside as_lax()).
 
   oneDNN's direct convolutions take every conv they win (all but 3x3
   stride-1 convs of maps of 4x4 or less, where Winograd's matmuls win) where
@@ -202,6 +222,8 @@ def cpu_impl(w_shape, strides, pads, x_shape=None, dtype=jnp.float32):
   per-layer figures.
   """
   cin, cout = w_shape[2:]
+  if _AS_LAX:
+    return 'lax'
   if (x_shape is not None and onednn.runs(dtype, 'conv')
       and not (tuple(w_shape[:2]) == (3, 3) and strides == (1, 1)
                and x_shape[1] * x_shape[2] <= _ONEDNN_MIN_STRIDE1_PIXELS)):
@@ -337,7 +359,8 @@ def upsample_conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilatio
   if isinstance(padding, str):
     pads = lax.padtype_to_pads((2 * lhs.shape[1], 2 * lhs.shape[2]), rhs.shape[:2], strides,
                                padding)
-  if (jax.default_backend() == 'cpu' and tuple(rhs.shape[:2]) == (3, 3) and strides == (1, 1)
+  if (jax.default_backend() == 'cpu' and not _AS_LAX and tuple(rhs.shape[:2]) == (3, 3)
+      and strides == (1, 1)
       and tuple(tuple(p) for p in pads) == ((1, 1), (1, 1))
       and _plain(lhs, rhs, lhs_dilation, rhs_dilation, dimension_numbers,
                  feature_group_count, precision, kwargs)):
