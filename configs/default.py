@@ -32,7 +32,10 @@ def get_config():
   # The MedMNIST recipe instead: optimizer='adam', lr_milestones=(0.5, 0.75).
   c = config.classifier = ml_collections.ConfigDict()
   c.width = 64  # base width; ResNet-18 proper is 64
-  c.dtype = 'float32'  # or bfloat16 (mixed precision on accelerators)
+  # or bfloat16: mixed precision (float32 weights, statistics and loss), on
+  # accelerators, and on CPUs with bfloat16 arithmetic (AVX512-BF16, AMX)
+  # through oneDNN's bfloat16 kernels (BENCHMARKS.md, "bfloat16 on oneDNN").
+  c.dtype = 'float32'
   c.optimizer = 'sgd'
   c.lr = 1e-3
   c.momentum = 0.9  # not in the paper; PyTorch SGD users usually set 0.9

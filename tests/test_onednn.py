@@ -16,6 +16,8 @@ from medaug_jax.ops import conv_cpu, onednn
 
 X86_LINUX = sys.platform == 'linux' and platform.machine() == 'x86_64'
 needs_onednn = pytest.mark.skipif(not X86_LINUX, reason='oneDNN wheels are x86-64 Linux only')
+needs_bfloat16 = pytest.mark.skipif(not (X86_LINUX and onednn.native_bfloat16()),
+                                    reason='a CPU without bfloat16 arithmetic (AVX512-BF16, AMX)')
 
 _DIMS = ('NHWC', 'HWIO', 'NHWC')
 
@@ -86,6 +88,46 @@ def test_gradients_of_gradients_match_lax(s, pads):
     assert _max_rel_err(got, ref) < 1e-4
 
 
+def test_bfloat16_only_where_the_cpu_computes_it(tmp_path):
+  flags = 'flags\t\t: fpu sse2 avx2 avx512f {}\n'
+  for extra, native in (('', False), ('avx512_bf16', True), ('amx_tile amx_bf16', True)):
+    cpuinfo = tmp_path / f'cpuinfo{native}{len(extra)}'
+    cpuinfo.write_text('processor\t: 0\n' + flags.format(extra))
+    assert onednn.native_bfloat16(str(cpuinfo)) is native
+  assert not onednn.native_bfloat16(str(tmp_path / 'missing'))
+
+
+# bfloat16 keeps 8 bits of mantissa: each output is rounded once (2**-9
+# relative), so the errors against lax's float32 on the same (rounded)
+# inputs are a few times that, not float32's 1e-6.
+@needs_bfloat16
+@pytest.mark.parametrize('size,cin,cout,k,s,pads', [
+    (28, 64, 64, 3, 1, ((1, 1), (1, 1))),
+    (28, 1, 64, 3, 1, ((1, 1), (1, 1))),
+    (14, 32, 64, 3, 2, ((1, 1), (1, 1))),
+    (14, 32, 64, 1, 2, ((0, 0), (0, 0))),
+])
+def test_bfloat16_values_and_gradients_match_lax(size, cin, cout, k, s, pads):
+  kx, kw, kd = jax.random.split(jax.random.key(5), 3)
+  x = jax.random.normal(kx, (3, size, size, cin)).astype(jnp.bfloat16)
+  w = (jax.random.normal(kw, (k, k, cin, cout)) / (k * cin ** .5)).astype(jnp.bfloat16)
+  d = jax.random.normal(kd, _lax(x.astype(jnp.float32), w.astype(jnp.float32), (s, s),
+                                 pads).shape)
+
+  def value_and_grads(conv, x, w):
+    return jax.jit(jax.value_and_grad(
+        lambda x, w: jnp.sum(conv(x, w, (s, s), pads).astype(jnp.float32) * d), (0, 1)))(x, w)
+
+  y = jax.jit(onednn.conv, static_argnums=(2, 3))(x, w, (s, s), pads)
+  (_, grads), (_, ref) = (value_and_grads(onednn.conv, x, w),
+                          value_and_grads(_lax, x.astype(jnp.float32), w.astype(jnp.float32)))
+  assert y.dtype == grads[0].dtype == grads[1].dtype == jnp.bfloat16
+  errs = [_max_rel_err(y.astype(jnp.float32),
+                       _lax(x.astype(jnp.float32), w.astype(jnp.float32), (s, s), pads))]
+  errs += [_max_rel_err(g.astype(jnp.float32), r) for g, r in zip(grads, ref)]
+  assert max(errs) < 1e-2, errs
+
+
 @needs_onednn
 def test_vmapped_seeds_get_their_own_kernels():
   kx, kw = jax.random.split(jax.random.key(1))
@@ -134,8 +176,11 @@ def test_conv_cpu_takes_onednn_where_it_wins():
   assert pick((3, 3, 256, 512), (2, 2), (128, 7, 7, 256)) == 'onednn'
   # 4x4 maps: Winograd's 2.25x fewer multiplies win there.
   assert pick((3, 3, 512, 512), (1, 1), (128, 4, 4, 512)) == 'winograd'
-  # Only float32; and switched off, the XLA-based choices come back.
-  assert pick((3, 3, 64, 64), (1, 1), (128, 28, 28, 64), jnp.bfloat16) == 'winograd'
+  # bfloat16 where the CPU has its arithmetic; and switched off, the
+  # XLA-based choices come back.
+  bf16 = 'onednn' if onednn.native_bfloat16() else 'winograd'
+  assert pick((3, 3, 64, 64), (1, 1), (128, 28, 28, 64), jnp.bfloat16) == bf16
+  assert pick((3, 3, 512, 512), (1, 1), (128, 4, 4, 512), jnp.bfloat16) == 'winograd'
   with onednn.turned_off():
     assert pick((3, 3, 64, 64), (1, 1), (128, 28, 28, 64)) == 'winograd'
   assert 'brgconv' in onednn.implementations((128, 28, 28, 64), (3, 3, 64, 64), (1, 1), same)
@@ -159,7 +204,8 @@ def test_turned_off_one_op_or_all():
     assert onednn.available('conv') and not onednn.available('batch_norm')
   with onednn.turned_off():
     assert not any(onednn.available(op) for op in onednn.OPS)
-  assert onednn.runs(jnp.float32, 'batch_norm') and not onednn.runs(jnp.bfloat16, 'batch_norm')
+  assert onednn.runs(jnp.float32, 'batch_norm') and not onednn.runs(jnp.float16, 'batch_norm')
+  assert onednn.runs(jnp.bfloat16, 'batch_norm') == onednn.native_bfloat16()
   with pytest.raises(ValueError, match='unknown oneDNN op'):
     with onednn.turned_off('pool'):
       pass
@@ -221,6 +267,35 @@ def test_batch_norm_matches_flax_on_the_kept_rows(n, kept, size, c, relu):
       onednn.batch_norm(x, scale, bias, mask, 1e-5, relu)[0]))(x)[kept:])
   if relu:  # about half the outputs are clipped, so the mask is exercised
     assert 0.2 < float(jnp.mean(y[:kept] == 0)) < 0.8
+
+
+@needs_bfloat16
+@pytest.mark.parametrize('relu', [False, True])
+def test_bfloat16_batch_norm_matches_flax(relu):
+  """A bfloat16 activation (a short last batch) with float32 parameters and
+  statistics, as the bfloat16 classifier has them."""
+  k1, k2, k3, k4 = jax.random.split(jax.random.key(6), 4)
+  x = (2 * jax.random.normal(k1, (6, 7, 7, 16)) + 1).astype(jnp.bfloat16)
+  scale, bias = jax.random.normal(k2, (16,)), jax.random.normal(k3, (16,))
+  mask = (jnp.arange(6) < 4).astype(jnp.float32)
+  g = jax.random.normal(k4, x.shape) * mask.reshape(-1, 1, 1, 1)
+  ref_fn = _flax_batch_norm_relu if relu else _flax_batch_norm
+
+  def value_and_grads(bn, x):
+    return jax.jit(jax.value_and_grad(
+        lambda x, scale, bias: jnp.sum(bn(x, scale, bias, mask)[0].astype(jnp.float32) * g),
+        (0, 1, 2)))(x, scale, bias)
+
+  y, *stats = jax.jit(functools.partial(_our_batch_norm, relu=relu))(x, scale, bias, mask)
+  y_ref, *stats_ref = ref_fn(x.astype(jnp.float32), scale, bias, mask)
+  assert y.dtype == jnp.bfloat16 and stats[0].dtype == jnp.float32
+  assert _max_rel_err(y[:4].astype(jnp.float32), y_ref[:4]) < 1e-2
+  assert max(_max_rel_err(o, r) for o, r in zip(stats, stats_ref)) < 1e-4
+  (_, ours), (_, ref) = (value_and_grads(functools.partial(_our_batch_norm, relu=relu), x),
+                         value_and_grads(ref_fn, x.astype(jnp.float32)))
+  assert ours[0].dtype == jnp.bfloat16
+  errs = [_max_rel_err(o.astype(jnp.float32), r) for o, r in zip(ours, ref)]
+  assert max(errs) < 2e-2, errs
 
 
 @needs_onednn

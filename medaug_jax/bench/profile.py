@@ -106,7 +106,8 @@ def _layer_fn(hw, c):
 
 def _step_fn(model, channels, conv, onednn_bn=True):
   """(run, the compiled step's HLO text)."""
-  o = throughput.options(models=[model], channels=[channels])
+  o = throughput.options(models=[model], channels=[channels], dtype=FLAGS.dtype,
+                         width=FLAGS.width, batch=FLAGS.batch)
   with contextlib.nullcontext() if conv else throughput.convolutions(_strided_slice_conv):
     impl = throughput.jax_impl(model, channels, o, onednn_bn=onednn_bn)
   return impl.run, impl.hlo

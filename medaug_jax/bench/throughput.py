@@ -13,7 +13,7 @@ call, and the median over repeats is reported; compile / first-call time is
 reported separately. FLOPs per step come from XLA's cost analysis (for the
 ResNet, of the step traced with plain lax convolutions, the same work for every
 implementation), so achieved GFLOP/s and the fraction of the machine's measured
-peak (a large float32 matmul, timed in the same run) are shown. Per-epoch wall
+peak (a large matmul in the run's dtype, timed in the same run) are shown. Per-epoch wall
 time of the real pipeline (`trainer.fit` on a synthetic set of BreastMNIST's
 size, 546 images) is measured too, and, for the generators, an epoch fused into
 one `lax.scan`.
@@ -378,9 +378,9 @@ def _scan_epoch(obj, state, images, labels, n, b, epochs):
   return {'scan_first_epoch_s': times[0], 'scan_epoch_s': statistics.median(times[1:])}
 
 
-def jax_peak(size):
+def jax_peak(size, dtype='float32'):
   import jax  # pylint: disable=g-import-not-at-top
-  a = jax.random.normal(jax.random.key(0), (size, size))
+  a = jax.random.normal(jax.random.key(0), (size, size)).astype(dtype)
   f = jax.jit(lambda x: x @ x)
 
   def matmul():
@@ -396,7 +396,8 @@ def _torch_fn(model, channels, o, device, compiled, images, labels, batches):
   """f(i) -> a tensor to wait on: the i-th train step (or eval pass) of the
   PyTorch twin of `model`; None where it has no twin."""
   if model in RESNETS:
-    task = torch_twins.ResNetTask(NUM_CLASSES, channels, width=o.width, device=device)
+    task = torch_twins.ResNetTask(NUM_CLASSES, channels, width=o.width, device=device,
+                                  dtype=o.dtype)
     if model == 'resnet_eval':
       evaluate, x = task.eval_fn(compiled), images[:o.batch]
       return lambda i: evaluate(x)[0, 0]
@@ -445,9 +446,9 @@ def torch_impls(model, channels, o, device):
   return impls
 
 
-def torch_peak(size, device):
+def torch_peak(size, device, dtype='float32'):
   import torch  # pylint: disable=g-import-not-at-top
-  a = torch.randn(size, size, device=device)
+  a = torch.randn(size, size, device=device).to(getattr(torch, dtype))
 
   def matmul():
     a @ a  # pylint: disable=pointless-statement
@@ -493,10 +494,10 @@ def _run(o, values, t_start, versions, device, torch_side):
             'xla_flags': os.environ.get('XLA_FLAGS', ''), 'cases': [], 'epochs': []}
   write = lambda: _write(report, o.out, time.perf_counter() - t_start)
 
-  report['peak_gflops'] = report['peak_gflops_jax'] = jax_peak(o.peak_size)
+  report['peak_gflops'] = report['peak_gflops_jax'] = jax_peak(o.peak_size, o.dtype)
   if torch_side:
     report['peak_gflops_torch'] = torch_side.call(
-        'medaug_jax.bench.throughput:torch_peak', o.peak_size, device)
+        'medaug_jax.bench.throughput:torch_peak', o.peak_size, device, o.dtype)
     report['peak_gflops'] = max(report['peak_gflops'], report['peak_gflops_torch'])
   print(f"peak matmul: {report['peak_gflops']:.1f} GFLOP/s", flush=True)
 
@@ -573,7 +574,7 @@ def markdown(report):
       + (' (in a process of its own)' if v.get('torch') and a.get('torch_process') else '')
       + f"; XLA_FLAGS=`{report['xla_flags'] or ''}`.",
       f"Batch {a['batch']}, 28x28; median of {a['repeats']} interleaved repeats after a "
-      f"warm-up; peak (best {a['peak_size']}^2 float32 matmul): "
+      f"warm-up; peak (best {a['peak_size']}^2 {a.get('dtype') or 'float32'} matmul): "
       f"{report['peak_gflops']:.1f} GFLOP/s.",
       '',
       '| model | ch | JAX img/s | torch eager img/s | torch.compile img/s '

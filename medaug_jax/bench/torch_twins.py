@@ -215,13 +215,21 @@ def _params_at(tree, path):
 
 
 class ResNetTask:
-  """ResNet-18 classifier: train step (SGD+momentum) and eval pass."""
+  """ResNet-18 classifier: train step (SGD+momentum) and eval pass.
 
-  def __init__(self, num_classes, channels, width=64, lr=1e-3, momentum=0.9, device='cpu'):
+  dtype 'bfloat16' runs the model under autocast, PyTorch's form of our
+  classifier.dtype='bfloat16': bfloat16 convolutions, float32 weights, batch
+  norm statistics and loss.
+  """
+
+  def __init__(self, num_classes, channels, width=64, lr=1e-3, momentum=0.9, device='cpu',
+               dtype='float32'):
     torch = _torch()
     self.torch = torch
     self.model = resnet18(num_classes, channels, width).to(device)
     self.opt = torch.optim.SGD(self.model.parameters(), lr=lr, momentum=momentum)
+    self.autocast = lambda: torch.autocast(torch.device(device).type, dtype=torch.bfloat16,
+                                           enabled=dtype == 'bfloat16')
 
   @staticmethod
   def _input(images_u8):
@@ -235,7 +243,8 @@ class ResNetTask:
     torch, model, opt = self.torch, self.model, self.opt
 
     def forward_loss(x, y):
-      logits = model(x)
+      with self.autocast():
+        logits = model(x).float()
       # The accuracy too, as our step reports it.
       return (torch.nn.functional.cross_entropy(logits, y),
               (logits.argmax(-1) == y).float().mean())
@@ -254,7 +263,9 @@ class ResNetTask:
     torch, model = self.torch, self.model
 
     def forward(x):
-      return torch.softmax(model(x), -1)
+      with self.autocast():
+        logits = model(x).float()
+      return torch.softmax(logits, -1)
     forward = torch.compile(forward) if compiled else forward
 
     def evaluate(images):

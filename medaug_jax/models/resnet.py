@@ -53,8 +53,7 @@ class ResNet(nn.Module):
                              momentum=0.9, epsilon=1e-5, dtype=self.dtype, mask=mask)
     # An eval pass on oneDNN runs each conv with its norm folded in, and
     # with the ReLU and residual add after it, as one call.
-    fold = (not train and self.dtype == jnp.float32 and not self.is_initializing()
-            and onednn.runs(x.dtype, 'conv'))
+    fold = (not train and not self.is_initializing() and onednn.runs(self.dtype, 'conv'))
     x = _conv_norm(conv(self.width, (3, 3), padding=1), norm(relu=True), x, fold)
     for i, n_blocks in enumerate(self.stage_sizes):
       for j in range(n_blocks):
@@ -79,10 +78,12 @@ def _conv_norm(conv, norm, x, fold, residual=None):
     strides = conv.strides
     strides = (strides, strides) if isinstance(strides, int) else tuple(strides)
     pads = ((conv.padding, conv.padding),) * 2
-    if conv_cpu.cpu_impl(w.shape, strides, pads, x.shape, x.dtype) == 'onednn':
+    if conv_cpu.cpu_impl(w.shape, strides, pads, x.shape, norm.dtype) == 'onednn':
       params, stats = norm.variables['params']['bn'], norm.variables['batch_stats']['bn']
+      # Folded in float32, then rounded once to the conv's dtype.
       mul = params['scale'] * lax.rsqrt(stats['var'] + norm.epsilon)
-      return onednn.conv_bias(x, w * mul, params['bias'] - stats['mean'] * mul, strides, pads,
+      return onednn.conv_bias(x.astype(norm.dtype), (w * mul).astype(norm.dtype),
+                              params['bias'] - stats['mean'] * mul, strides, pads,
                               relu=norm.relu or residual is not None, residual=residual)
   y = norm(conv(x))
   return y if residual is None else nn.relu(residual + y)
@@ -104,7 +105,7 @@ class _MaskedBatchNorm(nn.Module):
 
   @nn.compact
   def __call__(self, x):
-    if (not self.use_running_average and x.ndim == 4 and self.dtype == jnp.float32
+    if (not self.use_running_average and x.ndim == 4 and x.dtype == self.dtype
         and onednn.runs(x.dtype, 'batch_norm')):
       return _OneDnnBatchNorm(self.momentum, self.epsilon, self.relu, name='bn')(x, self.mask)
     bn = nn.BatchNorm(use_running_average=self.use_running_average,

@@ -210,8 +210,8 @@ def cpu_impl(w_shape, strides, pads, x_shape=None, dtype=jnp.float32):
 
   oneDNN's direct convolutions take every conv they win (all but 3x3
   stride-1 convs of maps of 4x4 or less, where Winograd's matmuls win) where
-  onednn.runs (float32, one CPU device). Without x_shape the choice is among
-  the others.
+  onednn.runs (float32, or bfloat16 on CPUs with bfloat16 arithmetic; one CPU
+  device). Without x_shape the choice is among the others.
 
   Winograd F(2x2, 3x3) takes every 3x3 stride-1 'SAME' conv with at least 16
   inputs and more than 16 outputs (the ResNet's stride-1 layers: 1.6-2.3x
@@ -237,10 +237,17 @@ def cpu_impl(w_shape, strides, pads, x_shape=None, dtype=jnp.float32):
 
 
 def _cpu_conv(x, w, strides, pads):
-  impl = cpu_impl(w.shape, strides, pads, x.shape, x.dtype)
+  # Mixed operand types stay with lax, which promotes them.
+  impl = cpu_impl(w.shape, strides, pads, x.shape, x.dtype if x.dtype == w.dtype else None)
   if impl == 'onednn':
     return onednn.conv(x, w, strides, pads)
   if impl == 'winograd':
+    if x.dtype == jnp.bfloat16:
+      # XLA:CPU's bfloat16 matmuls are slower than its float32 ones, and
+      # oneDNN's bfloat16 kernels on these 4x4 maps slower than both: the
+      # bfloat16 train step ran 15% faster this way (BENCHMARKS.md,
+      # "bfloat16 on oneDNN").
+      return winograd_conv3x3(x.astype(jnp.float32), w.astype(jnp.float32)).astype(x.dtype)
     return winograd_conv3x3(x, w)
   if impl == 'im2col':
     return _conv_as_matmul(x, w, strides, pads)

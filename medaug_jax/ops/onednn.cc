@@ -1,7 +1,9 @@
-// oneDNN primitives as XLA:CPU custom calls (FFI), float32, NHWC:
+// oneDNN primitives as XLA:CPU custom calls (FFI), NHWC, float32 or
+// bfloat16 (which CPUs with AMX or AVX512-BF16 run several times faster):
 // - direct convolutions (HWIO kernel): forward, input and kernel gradient;
 // - inference convolutions with a bias, a residual and a ReLU in one pass;
-// - training-mode batch normalisation: forward and backward.
+// - training-mode batch normalisation: forward and backward, its activation
+//   float32 or bfloat16 (statistics and parameters float32).
 //
 // XLA:CPU's own convolutions and our matmul rewrites of them (Winograd,
 // im2col) pay memory passes that oneDNN's JIT kernels do not; these are the
@@ -31,6 +33,14 @@ using Args = std::unordered_map<int, memory>;
 namespace {
 
 const auto kF32 = memory::data_type::f32;
+
+// The element types of the activations (and the convolutions' kernels).
+bool DnnlType(ffi::DataType t, memory::data_type* out) {
+  if (t == ffi::DataType::F32) *out = kF32;
+  else if (t == ffi::DataType::BF16) *out = memory::data_type::bf16;
+  else return false;
+  return true;
+}
 
 dnnl::engine& Engine() {
   static dnnl::engine* e = new dnnl::engine(dnnl::engine::kind::cpu, 0);
@@ -102,6 +112,7 @@ ffi::Error Run(const char* what, const std::function<void(dnnl::stream&)>& body)
 // strides and padding (top, bottom, left, right).
 struct Geometry {
   int64_t n, h, w, c, o, kh, kw, oh, ow, sh, sw, pt, pb, pl, pr;
+  memory::data_type dt = kF32;
 };
 
 struct Conv {
@@ -117,10 +128,10 @@ std::unique_ptr<Conv> MakeConv(const Geometry& g) {
   // Activations stay in XLA's NHWC: reordering them would cost the memory
   // passes this file exists to avoid. The kernel is small, so oneDNN picks
   // its blocked layout ('any') and each call reorders it.
-  c->src = memory::desc({g.n, g.c, g.h, g.w}, kF32, tag::nhwc);
-  c->wei = memory::desc({g.o, g.c, g.kh, g.kw}, kF32, tag::hwio);
-  c->dst = memory::desc({g.n, g.o, g.oh, g.ow}, kF32, tag::nhwc);
-  const memory::desc wei_any({g.o, g.c, g.kh, g.kw}, kF32, tag::any);
+  c->src = memory::desc({g.n, g.c, g.h, g.w}, g.dt, tag::nhwc);
+  c->wei = memory::desc({g.o, g.c, g.kh, g.kw}, g.dt, tag::hwio);
+  c->dst = memory::desc({g.n, g.o, g.oh, g.ow}, g.dt, tag::nhwc);
+  const memory::desc wei_any({g.o, g.c, g.kh, g.kw}, g.dt, tag::any);
   const memory::dims strides = {g.sh, g.sw}, dil = {0, 0};
   const memory::dims pad_l = {g.pt, g.pl}, pad_r = {g.pb, g.pr};
   const auto alg = dnnl::algorithm::convolution_direct;
@@ -140,7 +151,7 @@ std::unique_ptr<Conv> MakeConv(const Geometry& g) {
 
 Conv* GetConv(const Geometry& g) {
   return Cached<Conv>(Key({g.n, g.h, g.w, g.c, g.o, g.kh, g.kw, g.oh, g.ow, g.sh, g.sw, g.pt,
-                           g.pb, g.pl, g.pr}),
+                           g.pb, g.pl, g.pr, static_cast<int64_t>(g.dt)}),
                       [&] { return MakeConv(g); });
 }
 
@@ -157,13 +168,13 @@ struct ConvInfer {
 ConvInfer* GetConvInfer(const Geometry& g, bool sum, bool relu) {
   return Cached<ConvInfer>(
       Key({g.n, g.h, g.w, g.c, g.o, g.kh, g.kw, g.oh, g.ow, g.sh, g.sw, g.pt, g.pb, g.pl, g.pr,
-           sum, relu}),
+           sum, relu, static_cast<int64_t>(g.dt)}),
       [&] {
         auto c = std::make_unique<ConvInfer>();
-        c->src = memory::desc({g.n, g.c, g.h, g.w}, kF32, tag::nhwc);
-        c->wei = memory::desc({g.o, g.c, g.kh, g.kw}, kF32, tag::hwio);
-        c->bias = memory::desc({g.o}, kF32, tag::a);
-        c->dst = memory::desc({g.n, g.o, g.oh, g.ow}, kF32, tag::nhwc);
+        c->src = memory::desc({g.n, g.c, g.h, g.w}, g.dt, tag::nhwc);
+        c->wei = memory::desc({g.o, g.c, g.kh, g.kw}, g.dt, tag::hwio);
+        c->bias = memory::desc({g.o}, kF32, tag::a);  // float32 with either
+        c->dst = memory::desc({g.n, g.o, g.oh, g.ow}, g.dt, tag::nhwc);
         dnnl::post_ops ops;
         if (sum) ops.append_sum(1.f);
         if (relu) ops.append_eltwise(dnnl::algorithm::eltwise_relu, 0.f, 0.f);
@@ -171,7 +182,7 @@ ConvInfer* GetConvInfer(const Geometry& g, bool sum, bool relu) {
         attr.set_post_ops(ops);
         c->pd = dnnl::convolution_forward::primitive_desc(
             Engine(), dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
-            c->src, memory::desc({g.o, g.c, g.kh, g.kw}, kF32, tag::any), c->bias, c->dst,
+            c->src, memory::desc({g.o, g.c, g.kh, g.kw}, g.dt, tag::any), c->bias, c->dst,
             {g.sh, g.sw}, {0, 0}, {g.pt, g.pl}, {g.pb, g.pr}, attr);
         c->prim = dnnl::convolution_forward(c->pd);
         return c;
@@ -196,12 +207,13 @@ struct BatchNorm {
 
 // relu: y = max(bn(x), 0) in the same pass, and its mask kept in a workspace
 // for the backward pass, which saves the activation's separate ReLU passes.
-BatchNorm* GetBatchNorm(int64_t n, int64_t h, int64_t w, int64_t c, float epsilon, bool relu) {
+BatchNorm* GetBatchNorm(int64_t n, int64_t h, int64_t w, int64_t c, float epsilon, bool relu,
+                        memory::data_type dt) {
   int64_t eps_bits = 0;
   std::memcpy(&eps_bits, &epsilon, sizeof(epsilon));
-  return Cached<BatchNorm>(Key({n, h, w, c, eps_bits, relu}), [&] {
+  return Cached<BatchNorm>(Key({n, h, w, c, eps_bits, relu, static_cast<int64_t>(dt)}), [&] {
     auto b = std::make_unique<BatchNorm>();
-    b->data = memory::desc({n, c, h, w}, kF32, tag::nhwc);
+    b->data = memory::desc({n, c, h, w}, dt, tag::nhwc);
     b->stat = memory::desc({c}, kF32, tag::a);
     auto flags = dnnl::normalization_flags::use_scale | dnnl::normalization_flags::use_shift;
     if (relu) flags = flags | dnnl::normalization_flags::fuse_norm_relu;
@@ -232,50 +244,70 @@ ffi::Error KeptRows(ffi::Buffer<ffi::F32> mask, int64_t* kept) {
   return ffi::Error::Success();
 }
 
-void ZeroRowsFrom(int64_t k, ffi::ResultBuffer<ffi::F32>& out) {
-  const auto d = out->dimensions();
-  const int64_t row = d[1] * d[2] * d[3];
-  std::memset(out->typed_data() + k * row, 0, (d[0] - k) * row * sizeof(float));
+void ZeroRowsFrom(int64_t k, ffi::Result<ffi::AnyBuffer>& out) {
+  const int64_t row_bytes = out->size_bytes() / out->dimensions()[0];
+  std::memset(static_cast<char*>(out->untyped_data()) + k * row_bytes, 0,
+              out->size_bytes() - k * row_bytes);
 }
 
 }  // namespace
 
-ffi::Error ConvForward(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> w,
-                       ffi::ResultBuffer<ffi::F32> y, ffi::Span<const int64_t> strides,
-                       ffi::Span<const int64_t> pads) {
+// The geometry of a convolution of x (or dx), w (or dw) and y (or dy), which
+// must share one element type, float32 or bfloat16.
+ffi::Error TypedGeometry(const ffi::AnyBuffer& x, const ffi::AnyBuffer& w,
+                         const ffi::AnyBuffer& y, ffi::Span<const int64_t> strides,
+                         ffi::Span<const int64_t> pads, Geometry* g) {
+  memory::data_type dt;
+  if (x.element_type() != w.element_type() || x.element_type() != y.element_type() ||
+      !DnnlType(x.element_type(), &dt))
+    return ffi::Error::InvalidArgument("convolution: buffers must all be float32 or bfloat16");
+  *g = Geo(x.dimensions(), w.dimensions(), y.dimensions(), strides, pads);
+  g->dt = dt;
+  return ffi::Error::Success();
+}
+
+ffi::Error ConvForward(ffi::AnyBuffer x, ffi::AnyBuffer w, ffi::Result<ffi::AnyBuffer> y,
+                       ffi::Span<const int64_t> strides, ffi::Span<const int64_t> pads) {
+  Geometry g;
+  if (ffi::Error e = TypedGeometry(x, w, *y, strides, pads, &g); e.failure())
+    return e;
   return Run("convolution", [&](dnnl::stream& s) {
-    Conv* c = GetConv(Geo(x.dimensions(), w.dimensions(), y->dimensions(), strides, pads));
-    memory wm = AsLayout(s, Wrap(c->wei, w.typed_data()), c->fwd_pd.weights_desc());
-    c->fwd.execute(s, {{DNNL_ARG_SRC, Wrap(c->src, x.typed_data())},
+    Conv* c = GetConv(g);
+    memory wm = AsLayout(s, Wrap(c->wei, w.untyped_data()), c->fwd_pd.weights_desc());
+    c->fwd.execute(s, {{DNNL_ARG_SRC, Wrap(c->src, x.untyped_data())},
                        {DNNL_ARG_WEIGHTS, wm},
-                       {DNNL_ARG_DST, Wrap(c->dst, y->typed_data())},
+                       {DNNL_ARG_DST, Wrap(c->dst, y->untyped_data())},
                        {DNNL_ARG_SCRATCHPAD, Scratch(c->fwd_pd)}});
   });
 }
 
-ffi::Error ConvInputGrad(ffi::Buffer<ffi::F32> dy, ffi::Buffer<ffi::F32> w,
-                         ffi::ResultBuffer<ffi::F32> dx, ffi::Span<const int64_t> strides,
-                         ffi::Span<const int64_t> pads) {
+ffi::Error ConvInputGrad(ffi::AnyBuffer dy, ffi::AnyBuffer w, ffi::Result<ffi::AnyBuffer> dx,
+                         ffi::Span<const int64_t> strides, ffi::Span<const int64_t> pads) {
+  Geometry g;
+  if (ffi::Error e = TypedGeometry(*dx, w, dy, strides, pads, &g); e.failure())
+    return e;
   return Run("convolution", [&](dnnl::stream& s) {
-    Conv* c = GetConv(Geo(dx->dimensions(), w.dimensions(), dy.dimensions(), strides, pads));
-    memory wm = AsLayout(s, Wrap(c->wei, w.typed_data()), c->bwd_data_pd.weights_desc());
-    c->bwd_data.execute(s, {{DNNL_ARG_DIFF_DST, Wrap(c->dst, dy.typed_data())},
+    Conv* c = GetConv(g);
+    memory wm = AsLayout(s, Wrap(c->wei, w.untyped_data()), c->bwd_data_pd.weights_desc());
+    c->bwd_data.execute(s, {{DNNL_ARG_DIFF_DST, Wrap(c->dst, dy.untyped_data())},
                             {DNNL_ARG_WEIGHTS, wm},
-                            {DNNL_ARG_DIFF_SRC, Wrap(c->src, dx->typed_data())},
+                            {DNNL_ARG_DIFF_SRC, Wrap(c->src, dx->untyped_data())},
                             {DNNL_ARG_SCRATCHPAD, Scratch(c->bwd_data_pd)}});
   });
 }
 
-ffi::Error ConvKernelGrad(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> dy,
-                          ffi::ResultBuffer<ffi::F32> dw, ffi::Span<const int64_t> strides,
-                          ffi::Span<const int64_t> pads) {
+ffi::Error ConvKernelGrad(ffi::AnyBuffer x, ffi::AnyBuffer dy, ffi::Result<ffi::AnyBuffer> dw,
+                          ffi::Span<const int64_t> strides, ffi::Span<const int64_t> pads) {
+  Geometry g;
+  if (ffi::Error e = TypedGeometry(x, *dw, dy, strides, pads, &g); e.failure())
+    return e;
   return Run("convolution", [&](dnnl::stream& s) {
-    Conv* c = GetConv(Geo(x.dimensions(), dw->dimensions(), dy.dimensions(), strides, pads));
-    memory user = Wrap(c->wei, dw->typed_data());
+    Conv* c = GetConv(g);
+    memory user = Wrap(c->wei, dw->untyped_data());
     const bool plain = c->bwd_w_pd.diff_weights_desc() == c->wei;
     memory out = plain ? user : memory(c->bwd_w_pd.diff_weights_desc(), Engine());
-    c->bwd_w.execute(s, {{DNNL_ARG_SRC, Wrap(c->src, x.typed_data())},
-                         {DNNL_ARG_DIFF_DST, Wrap(c->dst, dy.typed_data())},
+    c->bwd_w.execute(s, {{DNNL_ARG_SRC, Wrap(c->src, x.untyped_data())},
+                         {DNNL_ARG_DIFF_DST, Wrap(c->dst, dy.untyped_data())},
                          {DNNL_ARG_DIFF_WEIGHTS, out},
                          {DNNL_ARG_SCRATCHPAD, Scratch(c->bwd_w_pd)}});
     if (!plain) dnnl::reorder(out, user).execute(s, out, user);
@@ -285,34 +317,38 @@ ffi::Error ConvKernelGrad(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> dy,
 // y = conv(x, w) + bias (+ residual) (then max(., 0)), forward only (eval).
 // With a residual, XLA hands y the residual's buffer (the call aliases them);
 // a copy is made where it did not.
-ffi::Error ConvBiasImpl(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> w,
-                        ffi::Buffer<ffi::F32> bias, const ffi::Buffer<ffi::F32>* residual,
-                        ffi::ResultBuffer<ffi::F32>& y, ffi::Span<const int64_t> strides,
-                        ffi::Span<const int64_t> pads, int64_t relu) {
-  if (residual && residual->typed_data() != y->typed_data())
-    std::memcpy(y->typed_data(), residual->typed_data(), y->size_bytes());
+ffi::Error ConvBiasImpl(ffi::AnyBuffer x, ffi::AnyBuffer w, ffi::Buffer<ffi::F32> bias,
+                        const ffi::AnyBuffer* residual, ffi::Result<ffi::AnyBuffer>& y,
+                        ffi::Span<const int64_t> strides, ffi::Span<const int64_t> pads,
+                        int64_t relu) {
+  Geometry g;
+  if (ffi::Error e = TypedGeometry(x, w, *y, strides, pads, &g); e.failure())
+    return e;
+  if (residual && residual->element_type() != y->element_type())
+    return ffi::Error::InvalidArgument("convolution: the residual must have y's type");
+  if (residual && residual->untyped_data() != y->untyped_data())
+    std::memcpy(y->untyped_data(), residual->untyped_data(), y->size_bytes());
   return Run("convolution", [&](dnnl::stream& s) {
-    ConvInfer* c = GetConvInfer(Geo(x.dimensions(), w.dimensions(), y->dimensions(), strides,
-                                    pads), residual != nullptr, relu != 0);
-    memory wm = AsLayout(s, Wrap(c->wei, w.typed_data()), c->pd.weights_desc());
-    c->prim.execute(s, {{DNNL_ARG_SRC, Wrap(c->src, x.typed_data())},
+    ConvInfer* c = GetConvInfer(g, residual != nullptr, relu != 0);
+    memory wm = AsLayout(s, Wrap(c->wei, w.untyped_data()), c->pd.weights_desc());
+    c->prim.execute(s, {{DNNL_ARG_SRC, Wrap(c->src, x.untyped_data())},
                         {DNNL_ARG_WEIGHTS, wm},
                         {DNNL_ARG_BIAS, Wrap(c->bias, bias.typed_data())},
-                        {DNNL_ARG_DST, Wrap(c->dst, y->typed_data())},
+                        {DNNL_ARG_DST, Wrap(c->dst, y->untyped_data())},
                         {DNNL_ARG_SCRATCHPAD, Scratch(c->pd)}});
   });
 }
 
-ffi::Error ConvBias(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> w, ffi::Buffer<ffi::F32> bias,
-                    ffi::ResultBuffer<ffi::F32> y, ffi::Span<const int64_t> strides,
+ffi::Error ConvBias(ffi::AnyBuffer x, ffi::AnyBuffer w, ffi::Buffer<ffi::F32> bias,
+                    ffi::Result<ffi::AnyBuffer> y, ffi::Span<const int64_t> strides,
                     ffi::Span<const int64_t> pads, int64_t relu) {
   return ConvBiasImpl(x, w, bias, nullptr, y, strides, pads, relu);
 }
 
-ffi::Error ConvBiasAdd(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> w,
-                       ffi::Buffer<ffi::F32> bias, ffi::Buffer<ffi::F32> residual,
-                       ffi::ResultBuffer<ffi::F32> y, ffi::Span<const int64_t> strides,
-                       ffi::Span<const int64_t> pads, int64_t relu) {
+ffi::Error ConvBiasAdd(ffi::AnyBuffer x, ffi::AnyBuffer w, ffi::Buffer<ffi::F32> bias,
+                       ffi::AnyBuffer residual, ffi::Result<ffi::AnyBuffer> y,
+                       ffi::Span<const int64_t> strides, ffi::Span<const int64_t> pads,
+                       int64_t relu) {
   return ConvBiasImpl(x, w, bias, &residual, y, strides, pads, relu);
 }
 
@@ -335,16 +371,21 @@ ffi::Error AddWorkspace(const memory::desc& md, const Workspace& ws, Args* args)
 // Runs the forward or backward primitive of x's batch norm over the kept
 // rows, with the arguments args_of gives it and the ReLU's workspace if any;
 // then zeroes the other rows of out (y or dx).
-ffi::Error BatchNormCall(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> mask, float epsilon,
+ffi::Error BatchNormCall(const ffi::AnyBuffer& x, const ffi::AnyBuffer& other,
+                         ffi::Buffer<ffi::F32> mask, float epsilon,
                          const Workspace* workspace, bool backward,
                          const std::function<Args(BatchNorm*)>& args_of,
-                         ffi::ResultBuffer<ffi::F32>& out) {
+                         ffi::Result<ffi::AnyBuffer>& out) {
+  memory::data_type dt;
+  if (x.element_type() != other.element_type() || x.element_type() != out->element_type() ||
+      !DnnlType(x.element_type(), &dt))
+    return ffi::Error::InvalidArgument("batch norm: activations must all be float32 or bfloat16");
   int64_t k = 0;
   if (ffi::Error e = KeptRows(mask, &k); e.failure()) return e;
   const auto d = x.dimensions();
   BatchNorm* b = nullptr;
   try {
-    b = GetBatchNorm(k, d[1], d[2], d[3], epsilon, workspace != nullptr);
+    b = GetBatchNorm(k, d[1], d[2], d[3], epsilon, workspace != nullptr, dt);
   } catch (const dnnl::error& e) {
     return ffi::Error::Internal(std::string("oneDNN batch norm failed: ") + e.what());
   }
@@ -365,32 +406,32 @@ ffi::Error BatchNormCall(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> mask, fl
 // y = (x - mean) / sqrt(var + epsilon) * scale + shift over the kept rows,
 // with their biased variance (and max(y, 0) with a workspace); the other
 // rows of y are zero.
-ffi::Error BatchNormForwardImpl(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> scale,
+ffi::Error BatchNormForwardImpl(ffi::AnyBuffer x, ffi::Buffer<ffi::F32> scale,
                                 ffi::Buffer<ffi::F32> shift, ffi::Buffer<ffi::F32> mask,
-                                ffi::ResultBuffer<ffi::F32> y, ffi::ResultBuffer<ffi::F32> mean,
+                                ffi::Result<ffi::AnyBuffer> y, ffi::ResultBuffer<ffi::F32> mean,
                                 ffi::ResultBuffer<ffi::F32> var, float epsilon,
                                 const Workspace* workspace) {
-  return BatchNormCall(x, mask, epsilon, workspace, false, [&](BatchNorm* b) {
-    return Args{{DNNL_ARG_SRC, Wrap(b->data, x.typed_data())},
+  return BatchNormCall(x, x, mask, epsilon, workspace, false, [&](BatchNorm* b) {
+    return Args{{DNNL_ARG_SRC, Wrap(b->data, x.untyped_data())},
                 {DNNL_ARG_SCALE, Wrap(b->stat, scale.typed_data())},
                 {DNNL_ARG_SHIFT, Wrap(b->stat, shift.typed_data())},
-                {DNNL_ARG_DST, Wrap(b->data, y->typed_data())},
+                {DNNL_ARG_DST, Wrap(b->data, y->untyped_data())},
                 {DNNL_ARG_MEAN, Wrap(b->stat, mean->typed_data())},
                 {DNNL_ARG_VARIANCE, Wrap(b->stat, var->typed_data())},
                 {DNNL_ARG_SCRATCHPAD, Scratch(b->fwd_pd)}};
   }, y);
 }
 
-ffi::Error BatchNormForward(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> scale,
+ffi::Error BatchNormForward(ffi::AnyBuffer x, ffi::Buffer<ffi::F32> scale,
                             ffi::Buffer<ffi::F32> shift, ffi::Buffer<ffi::F32> mask,
-                            ffi::ResultBuffer<ffi::F32> y, ffi::ResultBuffer<ffi::F32> mean,
+                            ffi::Result<ffi::AnyBuffer> y, ffi::ResultBuffer<ffi::F32> mean,
                             ffi::ResultBuffer<ffi::F32> var, float epsilon) {
   return BatchNormForwardImpl(x, scale, shift, mask, y, mean, var, epsilon, nullptr);
 }
 
-ffi::Error BatchNormReluForward(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> scale,
+ffi::Error BatchNormReluForward(ffi::AnyBuffer x, ffi::Buffer<ffi::F32> scale,
                                 ffi::Buffer<ffi::F32> shift, ffi::Buffer<ffi::F32> mask,
-                                ffi::ResultBuffer<ffi::F32> y, ffi::ResultBuffer<ffi::F32> mean,
+                                ffi::Result<ffi::AnyBuffer> y, ffi::ResultBuffer<ffi::F32> mean,
                                 ffi::ResultBuffer<ffi::F32> var,
                                 ffi::ResultBuffer<ffi::U8> workspace, float epsilon) {
   const Workspace ws{workspace->untyped_data(), workspace->size_bytes()};
@@ -400,40 +441,40 @@ ffi::Error BatchNormReluForward(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> s
 // The gradients of the kept rows' y (through the batch statistics too, and
 // the ReLU given its workspace) with respect to x, scale and shift; the other
 // rows of dx are zero.
-ffi::Error BatchNormBackwardImpl(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> dy,
+ffi::Error BatchNormBackwardImpl(ffi::AnyBuffer x, ffi::AnyBuffer dy,
                                  ffi::Buffer<ffi::F32> scale, ffi::Buffer<ffi::F32> mean,
                                  ffi::Buffer<ffi::F32> var, ffi::Buffer<ffi::F32> mask,
-                                 ffi::ResultBuffer<ffi::F32> dx,
+                                 ffi::Result<ffi::AnyBuffer> dx,
                                  ffi::ResultBuffer<ffi::F32> dscale,
                                  ffi::ResultBuffer<ffi::F32> dshift, float epsilon,
                                  const Workspace* workspace) {
-  return BatchNormCall(x, mask, epsilon, workspace, true, [&](BatchNorm* b) {
-    return Args{{DNNL_ARG_SRC, Wrap(b->data, x.typed_data())},
-                {DNNL_ARG_DIFF_DST, Wrap(b->data, dy.typed_data())},
+  return BatchNormCall(x, dy, mask, epsilon, workspace, true, [&](BatchNorm* b) {
+    return Args{{DNNL_ARG_SRC, Wrap(b->data, x.untyped_data())},
+                {DNNL_ARG_DIFF_DST, Wrap(b->data, dy.untyped_data())},
                 {DNNL_ARG_SCALE, Wrap(b->stat, scale.typed_data())},
                 {DNNL_ARG_MEAN, Wrap(b->stat, mean.typed_data())},
                 {DNNL_ARG_VARIANCE, Wrap(b->stat, var.typed_data())},
-                {DNNL_ARG_DIFF_SRC, Wrap(b->data, dx->typed_data())},
+                {DNNL_ARG_DIFF_SRC, Wrap(b->data, dx->untyped_data())},
                 {DNNL_ARG_DIFF_SCALE, Wrap(b->stat, dscale->typed_data())},
                 {DNNL_ARG_DIFF_SHIFT, Wrap(b->stat, dshift->typed_data())},
                 {DNNL_ARG_SCRATCHPAD, Scratch(b->bwd_pd)}};
   }, dx);
 }
 
-ffi::Error BatchNormBackward(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> dy,
+ffi::Error BatchNormBackward(ffi::AnyBuffer x, ffi::AnyBuffer dy,
                              ffi::Buffer<ffi::F32> scale, ffi::Buffer<ffi::F32> mean,
                              ffi::Buffer<ffi::F32> var, ffi::Buffer<ffi::F32> mask,
-                             ffi::ResultBuffer<ffi::F32> dx, ffi::ResultBuffer<ffi::F32> dscale,
+                             ffi::Result<ffi::AnyBuffer> dx, ffi::ResultBuffer<ffi::F32> dscale,
                              ffi::ResultBuffer<ffi::F32> dshift, float epsilon) {
   return BatchNormBackwardImpl(x, dy, scale, mean, var, mask, dx, dscale, dshift, epsilon,
                                nullptr);
 }
 
-ffi::Error BatchNormReluBackward(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> dy,
+ffi::Error BatchNormReluBackward(ffi::AnyBuffer x, ffi::AnyBuffer dy,
                                  ffi::Buffer<ffi::F32> scale, ffi::Buffer<ffi::F32> mean,
                                  ffi::Buffer<ffi::F32> var, ffi::Buffer<ffi::F32> mask,
                                  ffi::Buffer<ffi::U8> workspace,
-                                 ffi::ResultBuffer<ffi::F32> dx,
+                                 ffi::Result<ffi::AnyBuffer> dx,
                                  ffi::ResultBuffer<ffi::F32> dscale,
                                  ffi::ResultBuffer<ffi::F32> dshift, float epsilon) {
   const Workspace ws{workspace.untyped_data(), workspace.size_bytes()};
@@ -443,9 +484,9 @@ ffi::Error BatchNormReluBackward(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> 
 #define MEDAUG_CONV_HANDLER(symbol, impl)                              \
   XLA_FFI_DEFINE_HANDLER_SYMBOL(symbol, impl,                          \
                                 ffi::Ffi::Bind()                       \
-                                    .Arg<ffi::Buffer<ffi::F32>>()      \
-                                    .Arg<ffi::Buffer<ffi::F32>>()      \
-                                    .Ret<ffi::Buffer<ffi::F32>>()      \
+                                    .Arg<ffi::AnyBuffer>()             \
+                                    .Arg<ffi::AnyBuffer>()             \
+                                    .Ret<ffi::AnyBuffer>()             \
                                     .Attr<ffi::Span<const int64_t>>("strides") \
                                     .Attr<ffi::Span<const int64_t>>("pads"))
 
@@ -455,56 +496,56 @@ MEDAUG_CONV_HANDLER(MedaugConvKernelGrad, ConvKernelGrad);
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(MedaugConvBias, ConvBias,
                               ffi::Ffi::Bind()
-                                  .Arg<ffi::Buffer<ffi::F32>>()  // x
-                                  .Arg<ffi::Buffer<ffi::F32>>()  // w
+                                  .Arg<ffi::AnyBuffer>()         // x
+                                  .Arg<ffi::AnyBuffer>()         // w
                                   .Arg<ffi::Buffer<ffi::F32>>()  // bias
-                                  .Ret<ffi::Buffer<ffi::F32>>()  // y
+                                  .Ret<ffi::AnyBuffer>()         // y
                                   .Attr<ffi::Span<const int64_t>>("strides")
                                   .Attr<ffi::Span<const int64_t>>("pads")
                                   .Attr<int64_t>("relu"));
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(MedaugConvBiasAdd, ConvBiasAdd,
                               ffi::Ffi::Bind()
-                                  .Arg<ffi::Buffer<ffi::F32>>()  // x
-                                  .Arg<ffi::Buffer<ffi::F32>>()  // w
+                                  .Arg<ffi::AnyBuffer>()         // x
+                                  .Arg<ffi::AnyBuffer>()         // w
                                   .Arg<ffi::Buffer<ffi::F32>>()  // bias
-                                  .Arg<ffi::Buffer<ffi::F32>>()  // residual
-                                  .Ret<ffi::Buffer<ffi::F32>>()  // y (the residual's buffer)
+                                  .Arg<ffi::AnyBuffer>()         // residual
+                                  .Ret<ffi::AnyBuffer>()         // y (the residual's buffer)
                                   .Attr<ffi::Span<const int64_t>>("strides")
                                   .Attr<ffi::Span<const int64_t>>("pads")
                                   .Attr<int64_t>("relu"));
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(MedaugBatchNormForward, BatchNormForward,
                               ffi::Ffi::Bind()
-                                  .Arg<ffi::Buffer<ffi::F32>>()  // x
+                                  .Arg<ffi::AnyBuffer>()         // x
                                   .Arg<ffi::Buffer<ffi::F32>>()  // scale
                                   .Arg<ffi::Buffer<ffi::F32>>()  // shift
                                   .Arg<ffi::Buffer<ffi::F32>>()  // mask
-                                  .Ret<ffi::Buffer<ffi::F32>>()  // y
+                                  .Ret<ffi::AnyBuffer>()         // y
                                   .Ret<ffi::Buffer<ffi::F32>>()  // mean
                                   .Ret<ffi::Buffer<ffi::F32>>()  // var
                                   .Attr<float>("epsilon"));
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(MedaugBatchNormBackward, BatchNormBackward,
                               ffi::Ffi::Bind()
-                                  .Arg<ffi::Buffer<ffi::F32>>()  // x
-                                  .Arg<ffi::Buffer<ffi::F32>>()  // dy
+                                  .Arg<ffi::AnyBuffer>()         // x
+                                  .Arg<ffi::AnyBuffer>()         // dy
                                   .Arg<ffi::Buffer<ffi::F32>>()  // scale
                                   .Arg<ffi::Buffer<ffi::F32>>()  // mean
                                   .Arg<ffi::Buffer<ffi::F32>>()  // var
                                   .Arg<ffi::Buffer<ffi::F32>>()  // mask
-                                  .Ret<ffi::Buffer<ffi::F32>>()  // dx
+                                  .Ret<ffi::AnyBuffer>()         // dx
                                   .Ret<ffi::Buffer<ffi::F32>>()  // dscale
                                   .Ret<ffi::Buffer<ffi::F32>>()  // dshift
                                   .Attr<float>("epsilon"));
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(MedaugBatchNormReluForward, BatchNormReluForward,
                               ffi::Ffi::Bind()
-                                  .Arg<ffi::Buffer<ffi::F32>>()  // x
+                                  .Arg<ffi::AnyBuffer>()         // x
                                   .Arg<ffi::Buffer<ffi::F32>>()  // scale
                                   .Arg<ffi::Buffer<ffi::F32>>()  // shift
                                   .Arg<ffi::Buffer<ffi::F32>>()  // mask
-                                  .Ret<ffi::Buffer<ffi::F32>>()  // y
+                                  .Ret<ffi::AnyBuffer>()         // y
                                   .Ret<ffi::Buffer<ffi::F32>>()  // mean
                                   .Ret<ffi::Buffer<ffi::F32>>()  // var
                                   .Ret<ffi::Buffer<ffi::U8>>()   // ReLU workspace
@@ -512,14 +553,14 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(MedaugBatchNormReluForward, BatchNormReluForward,
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(MedaugBatchNormReluBackward, BatchNormReluBackward,
                               ffi::Ffi::Bind()
-                                  .Arg<ffi::Buffer<ffi::F32>>()  // x
-                                  .Arg<ffi::Buffer<ffi::F32>>()  // dy
+                                  .Arg<ffi::AnyBuffer>()         // x
+                                  .Arg<ffi::AnyBuffer>()         // dy
                                   .Arg<ffi::Buffer<ffi::F32>>()  // scale
                                   .Arg<ffi::Buffer<ffi::F32>>()  // mean
                                   .Arg<ffi::Buffer<ffi::F32>>()  // var
                                   .Arg<ffi::Buffer<ffi::F32>>()  // mask
                                   .Arg<ffi::Buffer<ffi::U8>>()   // ReLU workspace
-                                  .Ret<ffi::Buffer<ffi::F32>>()  // dx
+                                  .Ret<ffi::AnyBuffer>()         // dx
                                   .Ret<ffi::Buffer<ffi::F32>>()  // dscale
                                   .Ret<ffi::Buffer<ffi::F32>>()  // dshift
                                   .Attr<float>("epsilon"));
@@ -527,10 +568,11 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(MedaugBatchNormReluBackward, BatchNormReluBackward
 // Bytes of the ReLU workspace of a batch norm over a whole [n, h, w, c]
 // batch (-1 if oneDNN cannot make it).
 extern "C" int64_t medaug_bn_relu_workspace_bytes(int64_t n, int64_t h, int64_t w, int64_t c,
-                                                  float epsilon) {
+                                                  float epsilon, int64_t bfloat16) {
+  const auto dt = bfloat16 ? memory::data_type::bf16 : kF32;
   try {
     return static_cast<int64_t>(
-        GetBatchNorm(n, h, w, c, epsilon, true)->fwd_pd.workspace_desc().get_size());
+        GetBatchNorm(n, h, w, c, epsilon, true, dt)->fwd_pd.workspace_desc().get_size());
   } catch (const dnnl::error& e) {
     return -1;
   }

@@ -40,15 +40,15 @@ from medaug_jax.files import user_cache
 _SOURCE = pathlib.Path(__file__).with_name('onednn.cc')
 # Versioned: programs in JAX's persistent compilation cache name their
 # custom calls, and a changed ABI must not meet an old program.
-_TARGETS = {'forward': 'medaug_onednn_conv_forward_v1',
-            'input_grad': 'medaug_onednn_conv_input_grad_v1',
-            'kernel_grad': 'medaug_onednn_conv_kernel_grad_v1',
-            'bn_forward': 'medaug_onednn_batch_norm_forward_v1',
-            'bn_backward': 'medaug_onednn_batch_norm_backward_v1',
-            'bn_relu_forward': 'medaug_onednn_batch_norm_relu_forward_v1',
-            'bn_relu_backward': 'medaug_onednn_batch_norm_relu_backward_v1',
-            'bias': 'medaug_onednn_conv_bias_v1',
-            'bias_add': 'medaug_onednn_conv_bias_add_v1'}
+_TARGETS = {'forward': 'medaug_onednn_conv_forward_v2',
+            'input_grad': 'medaug_onednn_conv_input_grad_v2',
+            'kernel_grad': 'medaug_onednn_conv_kernel_grad_v2',
+            'bn_forward': 'medaug_onednn_batch_norm_forward_v2',
+            'bn_backward': 'medaug_onednn_batch_norm_backward_v2',
+            'bn_relu_forward': 'medaug_onednn_batch_norm_relu_forward_v2',
+            'bn_relu_backward': 'medaug_onednn_batch_norm_relu_backward_v2',
+            'bias': 'medaug_onednn_conv_bias_v2',
+            'bias_add': 'medaug_onednn_conv_bias_add_v2'}
 _SYMBOLS = {'forward': 'MedaugConvForward', 'input_grad': 'MedaugConvInputGrad',
             'kernel_grad': 'MedaugConvKernelGrad', 'bn_forward': 'MedaugBatchNormForward',
             'bn_backward': 'MedaugBatchNormBackward',
@@ -157,7 +157,8 @@ def _library():
   lib.medaug_conv_impls.restype = ctypes.c_char_p
   lib.medaug_conv_impls.argtypes = [ctypes.c_int64] * 15
   lib.medaug_bn_relu_workspace_bytes.restype = ctypes.c_int64
-  lib.medaug_bn_relu_workspace_bytes.argtypes = [ctypes.c_int64] * 4 + [ctypes.c_float]
+  lib.medaug_bn_relu_workspace_bytes.argtypes = [ctypes.c_int64] * 4 + [ctypes.c_float,
+                                                                          ctypes.c_int64]
   return lib
 
 
@@ -186,12 +187,28 @@ def available(op='conv'):
 def runs(dtype, op):
   """Whether an `op` of this dtype goes to oneDNN in a program traced now.
 
-  float32 on one CPU device: XLA cannot split a custom call over a mesh, so
-  with several (forced host devices, processes of a pod test) every device
-  would run the whole batch.
+  float32 on one CPU device, and bfloat16 where the CPU computes in bfloat16
+  itself (native_bfloat16): elsewhere oneDNN would emulate it.
+  One device: XLA cannot split a custom call over a mesh, so with several
+  (forced host devices, processes of a pod test) every device would run the
+  whole batch.
   """
-  return (dtype == np.float32 and jax.default_backend() == 'cpu'
-          and jax.device_count() == 1 and available(op))
+  supported = dtype == np.float32 or (dtype == jnp.bfloat16 and native_bfloat16())
+  return (supported and jax.default_backend() == 'cpu' and jax.device_count() == 1
+          and available(op))
+
+
+@functools.lru_cache(maxsize=None)
+def native_bfloat16(cpuinfo='/proc/cpuinfo'):
+  """Whether this CPU has bfloat16 arithmetic (AVX512-BF16 or AMX), where
+  oneDNN's bfloat16 convolutions run several times faster than float32 ones."""
+  try:
+    with open(cpuinfo) as f:
+      flags = next((line.split(':', 1)[1].split() for line in f if line.startswith('flags')),
+                   [])
+  except OSError:
+    return False
+  return 'avx512_bf16' in flags or 'amx_bf16' in flags
 
 
 def unavailable_reason(op='conv'):
@@ -226,11 +243,17 @@ def implementations(x_shape, w_shape, strides, pads):
   return _library().medaug_conv_impls(*_geometry(x_shape, w_shape, strides, pads)).decode()
 
 
+def _ffi_call(kind, out, **kwargs):
+  """jax.ffi.ffi_call of one of our targets, registered first: a program
+  traced before anything asked available() still finds its handlers."""
+  _library()
+  return jax.ffi.ffi_call(_TARGETS[kind], out, vmap_method='sequential', **kwargs)
+
+
 def _call(kind, out_shape, a, b, strides, pads):
   # vmapped (seeds as a batch axis): one call per seed, each with its own
   # kernel; a grouped convolution would need another primitive.
-  return jax.ffi.ffi_call(_TARGETS[kind], jax.ShapeDtypeStruct(out_shape, a.dtype),
-                          vmap_method='sequential')(
+  return _ffi_call(kind, jax.ShapeDtypeStruct(out_shape, a.dtype))(
       a, b, strides=np.asarray(strides, np.int64),
       pads=np.asarray([*pads[0], *pads[1]], np.int64))
 
@@ -241,17 +264,17 @@ def conv_bias(x, w, bias, strides, pads, relu=False, residual=None):
   One oneDNN inference call: the bias, the residual add and the ReLU are
   applied as it writes its output, so an eval pass with each batch norm
   folded into its conv's kernel and a bias (models/resnet.py) spends no
-  memory passes outside the convolutions there. Not differentiable. Call
-  only when available().
+  memory passes outside the convolutions there. x, w and residual float32,
+  or all bfloat16; bias float32 either way. Not differentiable. Call only
+  when available().
   """
   g = _geometry(x.shape, w.shape, strides, pads)
   out = jax.ShapeDtypeStruct((g[0], g[7], g[8], g[4]), x.dtype)
   attrs = dict(strides=np.asarray(strides, np.int64),
                pads=np.asarray([*pads[0], *pads[1]], np.int64), relu=np.int64(relu))
   if residual is None:
-    return jax.ffi.ffi_call(_TARGETS['bias'], out, vmap_method='sequential')(x, w, bias, **attrs)
-  return jax.ffi.ffi_call(_TARGETS['bias_add'], out, vmap_method='sequential',
-                          input_output_aliases={3: 0})(x, w, bias, residual, **attrs)
+    return _ffi_call('bias', out)(x, w, bias, **attrs)
+  return _ffi_call('bias_add', out, input_output_aliases={3: 0})(x, w, bias, residual, **attrs)
 
 
 # The three calls are the partial derivatives of one trilinear form,
@@ -261,10 +284,11 @@ def conv_bias(x, w, bias, strides, pads, relu=False, residual=None):
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
 def conv(x, w, strides, pads):
-  """The NHWC/HWIO float32 conv of lax.conv_general_dilated, by oneDNN.
+  """The NHWC/HWIO conv of lax.conv_general_dilated, by oneDNN.
 
-  strides: (sh, sw); pads: ((top, bottom), (left, right)). Call only when
-  available().
+  x and w both float32 or both bfloat16 (runs() says where the latter is
+  worth it); strides: (sh, sw); pads: ((top, bottom), (left, right)). Call
+  only when available().
   """
   g = _geometry(x.shape, w.shape, strides, pads)
   return _call('forward', (g[0], g[7], g[8], g[4]), x, w, strides, pads)
@@ -323,7 +347,8 @@ kernel_grad.defvjp(_kernel_grad_fwd, _kernel_grad_bwd)
 def batch_norm(x, scale, bias, mask, epsilon, relu=False):
   """(y, mean, var): nn.BatchNorm's training forward over the rows mask keeps.
 
-  x: [N, H, W, C] float32; scale, bias: [C]; mask: [N] float32, nonzero on
+  x: [N, H, W, C] float32 or bfloat16 (y and x's gradient the same); scale,
+  bias: [C] float32 (the statistics too); mask: [N] float32, nonzero on
   the rows in the batch, which come first (a short last batch padded at its
   end). y = (x - mean) / sqrt(var + epsilon) * scale + bias with the kept
   rows' mean and biased variance, and max(y, 0) with relu (in the same pass:
@@ -336,8 +361,8 @@ def batch_norm(x, scale, bias, mask, epsilon, relu=False):
 
 
 @functools.lru_cache(maxsize=None)
-def _workspace_bytes(shape, epsilon):
-  size = _library().medaug_bn_relu_workspace_bytes(*shape, epsilon)
+def _workspace_bytes(shape, epsilon, dtype):
+  size = _library().medaug_bn_relu_workspace_bytes(*shape, epsilon, dtype == jnp.bfloat16)
   if size < 0:
     raise Unavailable(f'oneDNN has no batch norm with ReLU for {shape}')
   return max(size, 1)
@@ -346,12 +371,11 @@ def _workspace_bytes(shape, epsilon):
 def _bn_forward(x, scale, bias, mask, epsilon, relu):
   """(y, mean, var, the ReLU's workspace or None)."""
   stat = jax.ShapeDtypeStruct(scale.shape, np.float32)
-  out = [jax.ShapeDtypeStruct(x.shape, np.float32), stat, stat]
+  out = [jax.ShapeDtypeStruct(x.shape, x.dtype), stat, stat]
   if relu:
-    out.append(jax.ShapeDtypeStruct((_workspace_bytes(x.shape, epsilon),), np.uint8))
-  y = jax.ffi.ffi_call(_TARGETS['bn_relu_forward' if relu else 'bn_forward'], tuple(out),
-                       vmap_method='sequential')(x, scale, bias, mask,
-                                                 epsilon=np.float32(epsilon))
+    out.append(jax.ShapeDtypeStruct((_workspace_bytes(x.shape, epsilon, x.dtype),), np.uint8))
+  y = _ffi_call('bn_relu_forward' if relu else 'bn_forward', tuple(out))(
+      x, scale, bias, mask, epsilon=np.float32(epsilon))
   return tuple(y) if relu else (*y, None)
 
 
@@ -367,9 +391,9 @@ def _batch_norm_bwd(epsilon, relu, saved, cotangents):
   if isinstance(dy, jax.custom_derivatives.SymbolicZero):
     dy = jnp.zeros(x.shape, x.dtype)
   stat = jax.ShapeDtypeStruct(scale.shape, np.float32)
-  dx, dscale, dbias = jax.ffi.ffi_call(
-      _TARGETS['bn_relu_backward' if relu else 'bn_backward'],
-      (jax.ShapeDtypeStruct(x.shape, np.float32), stat, stat), vmap_method='sequential')(
+  dx, dscale, dbias = _ffi_call(
+      'bn_relu_backward' if relu else 'bn_backward',
+      (jax.ShapeDtypeStruct(x.shape, x.dtype), stat, stat))(
           x, dy, scale, mean, var, mask, *([workspace] if relu else []),
           epsilon=np.float32(epsilon))
   # The statistics are those of x before the ReLU, so their terms are too.
@@ -379,7 +403,7 @@ def _batch_norm_bwd(epsilon, relu, saved, cotangents):
     dx = dx + jnp.where(kept, dmean / count, 0.)
   if not isinstance(dvar, jax.custom_derivatives.SymbolicZero):
     dx = dx + jnp.where(kept, dvar * 2 * (x - mean) / count, 0.)
-  return dx, dscale, dbias, jnp.zeros_like(mask)
+  return dx.astype(x.dtype), dscale, dbias, jnp.zeros_like(mask)
 
 
 batch_norm.defvjp(_batch_norm_fwd, _batch_norm_bwd, symbolic_zeros=True)

@@ -13,9 +13,11 @@ from medaug_jax.bench import throughput  # pylint: disable=g-import-not-at-top,w
 flags.FLAGS(['ab'])
 
 
-def step(model, ch):
-  """The benchmark's jitted step (or eval pass), warmed up."""
-  impl = throughput.jax_impl(model, ch, throughput.options(models=[model], channels=[ch]))
+def step(model, ch, **options):
+  """The benchmark's jitted step (or eval pass), warmed up; options: more of
+  throughput.options (dtype='bfloat16')."""
+  impl = throughput.jax_impl(model, ch, throughput.options(models=[model], channels=[ch],
+                                                           **options))
   impl.run(2)
   return impl
 
