@@ -250,8 +250,6 @@ void ZeroRowsFrom(int64_t k, ffi::Result<ffi::AnyBuffer>& out) {
               out->size_bytes() - k * row_bytes);
 }
 
-}  // namespace
-
 // The geometry of a convolution of x (or dx), w (or dw) and y (or dy), which
 // must share one element type, float32 or bfloat16.
 ffi::Error TypedGeometry(const ffi::AnyBuffer& x, const ffi::AnyBuffer& w,
@@ -265,6 +263,8 @@ ffi::Error TypedGeometry(const ffi::AnyBuffer& x, const ffi::AnyBuffer& w,
   g->dt = dt;
   return ffi::Error::Success();
 }
+
+}  // namespace
 
 ffi::Error ConvForward(ffi::AnyBuffer x, ffi::AnyBuffer w, ffi::Result<ffi::AnyBuffer> y,
                        ffi::Span<const int64_t> strides, ffi::Span<const int64_t> pads) {
