@@ -23,6 +23,11 @@ def get_config():
   g.aux_weight = 0.0  # > 0: ACGAN's auxiliary class loss
   g.diffaugment = 'color,translation,cutout'
   g.ema = 0.999
+  # or 'bfloat16': bfloat16 activations and convolutions, float32 weights and
+  # loss, as config.classifier.dtype. For accelerators: on a 2-core AMX Xeon
+  # it was no faster than float32, and slower at small widths (BENCHMARKS.md,
+  # "bfloat16 generators").
+  g.dtype = 'float32'
   g.checkpoint_every = 100
   g.print_every = 50
   return config

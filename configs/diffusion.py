@@ -33,6 +33,11 @@ def get_config():
   g.label_dropout = 0.1  # fraction of labels replaced by the null class
   g.guidance = 1.0  # v(y) + guidance (v(y) - v(null)); 0 = conditional only
   g.ema = 0.999
+  # or 'bfloat16': bfloat16 activations and convolutions, float32 weights and
+  # loss, as config.classifier.dtype. For accelerators: on a 2-core AMX Xeon
+  # it was no faster than float32, and slower at small widths (BENCHMARKS.md,
+  # "bfloat16 generators").
+  g.dtype = 'float32'
   g.solver = 'heun'  # or 'euler'
   g.sample_steps = 20  # Heun: 2 network evaluations per step
   g.sample_batch = 256  # images per jitted sampling call

@@ -34,7 +34,7 @@ class Classifier:
   """ResNet-18 trained with cross-entropy (BCE for multi-label tasks)."""
 
   def __init__(self, cfg, num_classes, multi_label, steps_per_epoch):
-    dtype = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16}[cfg.dtype]
+    dtype = trainer.COMPUTE_DTYPES[cfg.dtype]
     self.augment, self.augment_params = cfg.augment, cfg.augment_params
     self.model = resnet.resnet18(num_classes, width=cfg.width, dtype=dtype)
     self.multi_label = multi_label

@@ -26,7 +26,7 @@ from medaug_jax.errors import MedaugError
 from medaug_jax.files import write_json
 from medaug_jax.generators import phase
 from medaug_jax.logs import MetricsLog
-from medaug_jax.trainer import fit, jit_init, make_mesh, replicate, stack_trees
+from medaug_jax.trainer import COMPUTE_DTYPES, fit, jit_init, make_mesh, replicate, stack_trees
 
 
 def seed_mode(config):
@@ -66,9 +66,10 @@ def validate(config):
   if config.classifier.optimizer not in ('sgd', 'adam'):
     raise MedaugError("config.classifier.optimizer must be 'sgd' or 'adam', "
                       f'got {config.classifier.optimizer!r}.')
-  if config.classifier.dtype not in ('float32', 'bfloat16'):
-    raise MedaugError("config.classifier.dtype must be 'float32' or 'bfloat16', "
-                      f'got {config.classifier.dtype!r}.')
+  for part in ('classifier', 'generator'):
+    dtype = config[part].get('dtype', 'float32')
+    if dtype not in COMPUTE_DTYPES:
+      raise MedaugError(f"config.{part}.dtype must be 'float32' or 'bfloat16', got {dtype!r}.")
   unknown = [p for p in config.method.partition('@')[0].split('+')
              if p not in config_lib.methods()]
   if unknown:

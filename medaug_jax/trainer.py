@@ -37,6 +37,12 @@ class TrainState:
     return self.replace(step=self.step + 1, params=params, opt_state=opt_state, **changes)
 
 
+# Compute dtypes a model's `dtype` config field may name: float32, or
+# bfloat16 mixed precision (float32 weights, optimiser and normalisation
+# statistics; bfloat16 activations and convolutions).
+COMPUTE_DTYPES = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16}
+
+
 def optimizer_update(tx, grads, opt_state, params):
   """The optax update every objective goes through: (params, opt_state)."""
   updates, opt_state = tx.update(grads, opt_state, params)

@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 
 from conftest import tiny_config
-from medaug_jax import config_lib, data, quality, run
+from medaug_jax import config_lib, data, generators, quality, run
 from medaug_jax.errors import MedaugError
 from medaug_jax.generators import base, dcgan, phase
-from medaug_jax.ops import conv_cpu
+from medaug_jax.ops import conv_cpu, onednn
 from medaug_jax.quality import label_agreement
+from medaug_jax.trainer import masked_mean
 from test_generators import _train
 
 # Small and short enough for CI, long enough to learn the synthetic classes.
@@ -95,12 +96,73 @@ def test_collapse_warning():
     ('diffaugment', 'color,rotate', 'unknown config.generator.diffaugment'),
     ('d_steps', 0, 'generator.d_steps must be a positive'),
     ('ema', 1.0, r'generator.ema must be in \[0, 1\)'),
+    ('dtype', 'float16', "generator.dtype must be 'float32' or 'bfloat16'"),
 ])
 def test_bad_gan_config_is_one_line(tmp_path, field, value, match):
   with pytest.raises(MedaugError, match=match):
     run.train_and_evaluate(tiny_config('dcgan', **{f'generator.{field}': value}),
                            str(tmp_path / 'w'))
   assert not (tmp_path / 'w').exists()
+
+
+def _loss_grads(name, dtype):
+  """Each player's (loss, gradient) at one batch, and the program's text: a
+  dcgan's D and G losses, the UNet's flow-matching loss at perturbed weights
+  (its zero-initialised output conv would leave the rest without gradients)."""
+  cfg = config_lib.method_config(name).generator
+  cfg.update(width=8, dtype=dtype, **({'norm_groups': 4} if name == 'diffusion' else {}))
+  ds = data.load_official('synthetic')
+  images, labels = ds.train.images[:12], ds.train.labels[:12]
+  obj = generators.get(name)(cfg, ds.num_classes, images.shape[1:])
+  state = obj.init(jax.random.key(0), images[:1], labels[:1])
+  x, c = obj._inputs(images, labels)
+  mask, key = jnp.arange(12) < 10, jax.random.key(1)
+  if name == 'dcgan':
+    d_vars = state.model_state['d']
+    losses = {'d': lambda p: obj.d_loss(p['d'], p['g'], x, c, mask, key, d_vars)[0],
+              'g': lambda p: obj.g_loss(p['g'], p['d'], x, c, mask, key, d_vars)[0]}
+    params = state.params
+  else:
+    losses = {'unet': lambda p: masked_mean(obj.loss(p, x, c, key)[0], mask)}
+    leaves, tree = jax.tree.flatten(state.params)
+    keys = jax.random.split(jax.random.key(2), len(leaves))
+    params = jax.tree.unflatten(tree, [v + 0.05 * jax.random.normal(k, v.shape)
+                                       for v, k in zip(leaves, keys)])
+  out, text = {}, ''
+  for player, loss in losses.items():
+    wrt = (lambda p, player=player: loss({**params, player: p})) if name == 'dcgan' else loss
+    fn = jax.jit(jax.value_and_grad(wrt))
+    arg = params[player] if name == 'dcgan' else params
+    out[player] = fn(arg)
+    text += fn.lower(arg).as_text()
+  return out, text
+
+
+@pytest.mark.skipif(not onednn.runs(jnp.bfloat16, 'conv'),
+                    reason='a CPU without bfloat16 arithmetic, or without oneDNN')
+@pytest.mark.parametrize('name', ['dcgan', 'diffusion'])
+def test_bfloat16_generator_runs_on_onednn_as_accurately_as_xla(name):
+  """generator.dtype='bfloat16': the convolutions are oneDNN's bfloat16
+  calls, the weights and their gradients stay float32, and losses and
+  gradients are as close to float32's as XLA's own bfloat16 program's are."""
+  want, _ = _loss_grads(name, 'float32')
+  ours, text = _loss_grads(name, 'bfloat16')
+  with onednn.turned_off():
+    xla, xla_text = _loss_grads(name, 'bfloat16')
+  calls = [line for line in text.splitlines() if 'medaug_onednn_conv_forward' in line]
+  assert calls and all('bf16' in line for line in calls)
+  assert 'medaug_onednn' not in xla_text
+
+  def rel(a, b):
+    a, b = jax.tree.leaves(a), jax.tree.leaves(b)
+    return float(jnp.sqrt(sum(jnp.sum((u - v) ** 2) for u, v in zip(a, b))
+                          / sum(jnp.sum(v ** 2) for v in b)))
+
+  for player, (value, grads) in want.items():
+    assert {v.dtype for v in jax.tree.leaves(ours[player][1])} == {jnp.dtype(jnp.float32)}
+    for got in (ours, xla):
+      assert abs(float(got[player][0]) - float(value)) < 2e-2 * abs(float(value)), player
+    assert rel(ours[player][1], grads) < 1.25 * rel(xla[player][1], grads) + 1e-3, player
 
 
 def test_upsample_is_nearest_resize():

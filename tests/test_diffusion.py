@@ -140,6 +140,7 @@ def test_ema_of_weights_with_warmup():
     ({'channel_mult': (1, 2, 2, 2)}, 'generator.channel_mult must be'),
     ({'sampler_loop': 'while'}, 'generator.sampler_loop must be one of'),
     ({'label_dropout': 1.0}, r'generator.label_dropout must be in \[0, 1\)'),
+    ({'dtype': 'half'}, "generator.dtype must be 'float32' or 'bfloat16'"),
 ])
 def test_bad_config_is_one_line(tmp_path, changes, match):
   overrides = {f'generator.{k}': v for k, v in changes.items()}

@@ -57,7 +57,8 @@ flags.DEFINE_integer('width', None, 'ResNet base width (default: the classifier 
 flags.DEFINE_integer('gen_width_div', 1, "Divide the generators' hidden widths by this "
                      '(tests use it).')
 flags.DEFINE_enum('dtype', None, ['float32', 'bfloat16'],
-                  'Classifier compute dtype (default: the classifier config).')
+                  'Compute dtype of the classifier and of the generators that have '
+                  'one (default: the classifier config).')
 flags.DEFINE_integer('num_seeds', 0, 'Also time the JAX steps with this many seeds vmapped '
                      '(0: off).')
 flags.DEFINE_bool('baseline', False, 'Also time the ResNet train step with plain lax '
@@ -203,6 +204,8 @@ def _data(n, channels, seed=0):
 
 def _generator_config(name, o):
   cfg = config_lib.method_config(name).generator
+  if 'dtype' in cfg:
+    cfg.dtype = o.dtype
   if o.gen_width_div > 1:
     cfg.hidden = tuple(max(1, h // o.gen_width_div) for h in cfg.hidden)
     if 'width' in cfg:  # the convolutional generators' base width

@@ -318,11 +318,15 @@ class _GeneratorTwin:
     losses() -> [(names of the modules it updates, loss(x, c) -> scalar)]
   and a step runs the losses in order, with one Adam per set of modules (one
   for the autoencoders, D's then G's for the GANs, as TwoPlayer does), then
-  after_step(). x: pixels in [0, 1], flat (FLAT) or NCHW."""
+  after_step(). x: pixels in [0, 1], flat (FLAT) or NCHW. A config with
+  dtype 'bfloat16' runs the losses under autocast, as ResNetTask does."""
   FLAT = True
 
   def __init__(self, cfg, num_classes, image_shape, device='cpu'):
     self.torch = _torch()
+    self.autocast = lambda: self.torch.autocast(
+        self.torch.device(device).type, dtype=self.torch.bfloat16,
+        enabled=cfg.get('dtype', 'float32') == 'bfloat16')
     self.cfg, self.num_classes = cfg, num_classes
     self.image_shape, self.dim = tuple(image_shape), math.prod(image_shape)
     self.nets = self.torch.nn.ModuleDict(self.build()).to(device)
@@ -354,7 +358,8 @@ class _GeneratorTwin:
       x, c = self._inputs(images, labels, idx)
       for loss_fn, params, opt in updates:
         opt.zero_grad(set_to_none=True)
-        loss = loss_fn(x, c)
+        with self.autocast():
+          loss = loss_fn(x, c)
         loss.backward(inputs=params)  # G's loss leaves no grads on D
         opt.step()
       self.after_step()

@@ -16,8 +16,15 @@ or 'wgan-gp' (Gulrajani et al., 2017: gradient penalty weight gp_weight,
 d_steps critic updates per G update, spectral normalisation usually off);
 aux_weight > 0 adds ACGAN's auxiliary class loss (Odena et al., 2017) to D
 and G.
+
+dtype 'bfloat16' runs both networks' convolutions and activations in
+bfloat16 (oneDNN's bfloat16 kernels on CPUs with bfloat16 arithmetic),
+with float32 weights, spectral-norm vectors, GroupNorm statistics, D's
+heads and the losses.
 """
+import functools
 import math
+from typing import Any
 
 import flax.linen as nn
 import jax
@@ -27,27 +34,30 @@ import optax
 from medaug_jax.errors import MedaugError
 from medaug_jax.generators.base import Conv, TwoPlayer, UpConv, condition, ranked_above
 from medaug_jax.ops import diffaugment
-from medaug_jax.trainer import masked_mean
+from medaug_jax.trainer import COMPUTE_DTYPES, masked_mean
 
 LOSSES = ('hinge', 'ns', 'wgan-gp')
 
 
-def _norm(channels):
-  return nn.GroupNorm(num_groups=math.gcd(8, channels))
+def _norm(channels, dtype):
+  return nn.GroupNorm(num_groups=math.gcd(8, channels), dtype=dtype)
 
 
 class Generator(nn.Module):
   width: int
   channels: int
+  dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, z, c):
-    h = nn.Dense(7 * 7 * 4 * self.width)(jnp.concatenate([z, c], -1))
-    h = nn.relu(_norm(4 * self.width)(h.reshape(-1, 7, 7, 4 * self.width)))
+    w, dtype = self.width, self.dtype
+    h = nn.Dense(7 * 7 * 4 * w, dtype=dtype)(jnp.concatenate([z, c], -1))
+    h = nn.relu(_norm(4 * w, dtype)(h.reshape(-1, 7, 7, 4 * w)))
     for mult in (2, 1):  # 7 -> 14 -> 28
-      h = UpConv(mult * self.width, (3, 3), padding=1)(h)
-      h = nn.relu(_norm(mult * self.width)(h))
-    return (jnp.tanh(Conv(self.channels, (3, 3), padding=1)(h)) + 1.0) / 2.0
+      h = UpConv(mult * w, (3, 3), padding=1, dtype=dtype)(h)
+      h = nn.relu(_norm(mult * w, dtype)(h))
+    h = Conv(self.channels, (3, 3), padding=1, dtype=dtype)(h)
+    return (jnp.tanh(h.astype(jnp.float32)) + 1.0) / 2.0
 
 
 class Discriminator(nn.Module):
@@ -56,6 +66,7 @@ class Discriminator(nn.Module):
   num_classes: int
   spectral_norm: bool
   aux_classifier: bool
+  dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x, c, update_stats):
@@ -65,10 +76,11 @@ class Discriminator(nn.Module):
       return lambda h: nn.SpectralNorm(module)(h, update_stats=update_stats)
 
     act = lambda h: nn.leaky_relu(h, 0.2)
-    h = act(layer(Conv(self.width, (3, 3), padding=1))(x))
-    h = act(layer(Conv(2 * self.width, (4, 4), strides=(2, 2), padding=1))(h))
-    h = act(layer(Conv(4 * self.width, (4, 4), strides=(2, 2), padding=1))(h))
-    h = jnp.sum(h, axis=(1, 2))
+    conv = functools.partial(Conv, padding=1, dtype=self.dtype)
+    h = act(layer(conv(self.width, (3, 3)))(x))
+    h = act(layer(conv(2 * self.width, (4, 4), strides=(2, 2)))(h))
+    h = act(layer(conv(4 * self.width, (4, 4), strides=(2, 2)))(h))
+    h = jnp.sum(h.astype(jnp.float32), axis=(1, 2))
     score = layer(nn.Dense(1))(h)[:, 0]
     score = score + jnp.sum(layer(nn.Dense(4 * self.width, use_bias=False))(c) * h, -1)
     logits = nn.Dense(self.num_classes)(h) if self.aux_classifier else None
@@ -104,8 +116,9 @@ class Objective(TwoPlayer):
 
   def __init__(self, cfg, num_classes, image_shape):
     super().__init__(cfg, num_classes, image_shape)
-    self.g = Generator(cfg.width, self.image_shape[-1])
-    self.d = Discriminator(cfg.width, num_classes, cfg.spectral_norm, cfg.aux_weight > 0)
+    dtype = COMPUTE_DTYPES[cfg.get('dtype', 'float32')]
+    self.g = Generator(cfg.width, self.image_shape[-1], dtype)
+    self.d = Discriminator(cfg.width, num_classes, cfg.spectral_norm, cfg.aux_weight > 0, dtype)
     self.policy = diffaugment.parse(cfg.diffaugment)
     self._generate = jax.jit(self._fake)
 

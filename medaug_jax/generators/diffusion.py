@@ -18,10 +18,14 @@ not dominated by the initial weights) is what sampling uses.
 The network is a small UNet for 28x28 images: residual blocks with GroupNorm,
 a sinusoidal time embedding plus a class embedding, `len(channel_mult)` <= 3
 resolutions (28, 14, 7) of `num_blocks` blocks each, and optional
-self-attention at the 7x7 level and the middle.
+self-attention at the 7x7 level and the middle. dtype 'bfloat16' runs its
+convolutions, attention and activations in bfloat16 (oneDNN's bfloat16
+kernels on CPUs with bfloat16 arithmetic), with float32 weights, GroupNorm
+statistics, velocity output and loss; the sampler's ODE state stays float32.
 """
 import functools
 import math
+from typing import Any
 
 import flax.linen as nn
 import jax
@@ -30,6 +34,7 @@ import numpy as np
 
 from medaug_jax.errors import MedaugError
 from medaug_jax.generators.base import Conv, OneNetwork, UpConv
+from medaug_jax.trainer import COMPUTE_DTYPES
 
 SOLVERS = ('heun', 'euler')
 LOOPS = ('auto', 'scan', 'python')
@@ -56,27 +61,31 @@ class ResBlock(nn.Module):
   starts at zero so every block starts as the identity."""
   features: int
   groups: int
+  dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x, emb):
-    h = Conv(self.features, (3, 3))(nn.swish(nn.GroupNorm(self.groups)(x)))
-    h = h + nn.Dense(self.features)(nn.swish(emb))[:, None, None, :]
-    h = nn.swish(nn.GroupNorm(self.groups)(h))
-    h = Conv(self.features, (3, 3), kernel_init=nn.initializers.zeros)(h)
+    conv = functools.partial(Conv, self.features, dtype=self.dtype)
+    norm = functools.partial(nn.GroupNorm, self.groups, dtype=self.dtype)
+    h = conv((3, 3))(nn.swish(norm()(x)))
+    h = h + nn.Dense(self.features, dtype=self.dtype)(nn.swish(emb))[:, None, None, :]
+    h = conv((3, 3), kernel_init=nn.initializers.zeros)(nn.swish(norm()(h)))
     if x.shape[-1] != self.features:
-      x = Conv(self.features, (1, 1))(x)
+      x = conv((1, 1))(x)
     return x + h
 
 
 class Attention(nn.Module):
   """Single-head self-attention over the pixels, residual, output at zero."""
   groups: int
+  dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x):
     b, hgt, wid, ch = x.shape
-    h = nn.GroupNorm(self.groups)(x).reshape(b, hgt * wid, ch)
-    h = nn.MultiHeadDotProductAttention(num_heads=1, out_kernel_init=nn.initializers.zeros)(h)
+    h = nn.GroupNorm(self.groups, dtype=self.dtype)(x).reshape(b, hgt * wid, ch)
+    h = nn.MultiHeadDotProductAttention(num_heads=1, dtype=self.dtype,
+                                        out_kernel_init=nn.initializers.zeros)(h)
     return x + h.reshape(x.shape)
 
 
@@ -89,23 +98,26 @@ class UNet(nn.Module):
   groups: int
   num_classes: int
   channels: int
+  dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x, t, y):
-    emb_dim = 4 * self.width
-    emb = nn.Dense(emb_dim)(timestep_embedding(t, self.width))
-    emb = nn.Dense(emb_dim)(nn.swish(emb))
-    emb = emb + nn.Embed(self.num_classes + 1, emb_dim)(y)
-    block = functools.partial(ResBlock, groups=self.groups)
-    attend = lambda h: Attention(self.groups)(h) if self.attention and h.shape[1] <= 7 else h
+    emb_dim, dtype = 4 * self.width, self.dtype
+    conv = functools.partial(Conv, dtype=dtype)
+    emb = nn.Dense(emb_dim, dtype=dtype)(timestep_embedding(t, self.width))
+    emb = nn.Dense(emb_dim, dtype=dtype)(nn.swish(emb))
+    emb = emb + nn.Embed(self.num_classes + 1, emb_dim, dtype=dtype)(y)
+    block = functools.partial(ResBlock, groups=self.groups, dtype=dtype)
+    attend = lambda h: (Attention(self.groups, dtype)(h) if self.attention and h.shape[1] <= 7
+                        else h)
     levels = len(self.channel_mult)
-    h, skips = Conv(self.width, (3, 3))(x), []
+    h, skips = conv(self.width, (3, 3))(x), []
     for i, mult in enumerate(self.channel_mult):
       for _ in range(self.num_blocks):
         h = attend(block(self.width * mult)(h, emb))
       skips.append(h)
       if i + 1 < levels:
-        h = Conv(h.shape[-1], (3, 3), strides=(2, 2))(h)
+        h = conv(h.shape[-1], (3, 3), strides=(2, 2))(h)
     mid = self.width * self.channel_mult[-1]
     h = block(mid)(attend(block(mid)(h, emb)), emb)
     for i in reversed(range(levels)):
@@ -113,9 +125,9 @@ class UNet(nn.Module):
       for _ in range(self.num_blocks):
         h = attend(block(self.width * self.channel_mult[i])(h, emb))
       if i:
-        h = UpConv(h.shape[-1], (3, 3))(h)
-    h = nn.swish(nn.GroupNorm(self.groups)(h))
-    return Conv(self.channels, (3, 3), kernel_init=nn.initializers.zeros)(h)
+        h = UpConv(h.shape[-1], (3, 3), dtype=dtype)(h)
+    h = nn.swish(nn.GroupNorm(self.groups, dtype=dtype)(h))
+    return conv(self.channels, (3, 3), kernel_init=nn.initializers.zeros)(h).astype(jnp.float32)
 
 
 def _whole(cfg, key, low=1):
@@ -131,7 +143,8 @@ class Objective(OneNetwork):
     super().__init__(cfg, num_classes, image_shape)
     self.ema = float(cfg.ema)
     self.model = UNet(cfg.width, tuple(cfg.channel_mult), cfg.num_blocks, bool(cfg.attention),
-                      cfg.norm_groups, num_classes, self.image_shape[-1])
+                      cfg.norm_groups, num_classes, self.image_shape[-1],
+                      COMPUTE_DTYPES[cfg.get('dtype', 'float32')])
     self._step = jax.jit(self.solver_step, static_argnames='guided')
     self._scan = jax.jit(self.integrate_scan, static_argnames='guided')
 
