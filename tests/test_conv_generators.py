@@ -117,24 +117,21 @@ def _loss_grads(name, dtype):
   state = obj.init(jax.random.key(0), images[:1], labels[:1])
   x, c = obj._inputs(images, labels)
   mask, key = jnp.arange(12) < 10, jax.random.key(1)
-  if name == 'dcgan':
-    d_vars = state.model_state['d']
-    losses = {'d': lambda p: obj.d_loss(p['d'], p['g'], x, c, mask, key, d_vars)[0],
-              'g': lambda p: obj.g_loss(p['g'], p['d'], x, c, mask, key, d_vars)[0]}
-    params = state.params
+  if name == 'dcgan':  # {player: (its weights, its loss of them)}
+    pg, pd, d_vars = state.params['g'], state.params['d'], state.model_state['d']
+    losses = {'d': (pd, lambda p: obj.d_loss(p, pg, x, c, mask, key, d_vars)[0]),
+              'g': (pg, lambda p: obj.g_loss(p, pd, x, c, mask, key, d_vars)[0])}
   else:
-    losses = {'unet': lambda p: masked_mean(obj.loss(p, x, c, key)[0], mask)}
     leaves, tree = jax.tree.flatten(state.params)
     keys = jax.random.split(jax.random.key(2), len(leaves))
     params = jax.tree.unflatten(tree, [v + 0.05 * jax.random.normal(k, v.shape)
                                        for v, k in zip(leaves, keys)])
+    losses = {'unet': (params, lambda p: masked_mean(obj.loss(p, x, c, key)[0], mask))}
   out, text = {}, ''
-  for player, loss in losses.items():
-    wrt = (lambda p, player=player: loss({**params, player: p})) if name == 'dcgan' else loss
-    fn = jax.jit(jax.value_and_grad(wrt))
-    arg = params[player] if name == 'dcgan' else params
-    out[player] = fn(arg)
-    text += fn.lower(arg).as_text()
+  for player, (params, loss) in losses.items():
+    fn = jax.jit(jax.value_and_grad(loss))
+    out[player] = fn(params)
+    text += fn.lower(params).as_text()
   return out, text
 
 
