@@ -39,16 +39,23 @@ NON_SEMANTIC_KEYS = ('data_root', 'classifier.print_every', 'generator.print_eve
                      'generator.checkpoint_seconds', 'vmap_seeds', 'tensorboard',
                      'quality.reference.cache_dir')
 
+# Keys added after runs were made, with the value that those runs computed
+# with: a config.json without the key holds the same experiment as a config
+# with this value, so upgrading does not orphan finished runs.
+ADDED_KEYS = {'generator.dtype': 'float32', 'generator.joint_d': False}
+
 
 def semantic(config):
-  """The config as a dict without NON_SEMANTIC_KEYS: what a run computes."""
+  """The config as a dict without NON_SEMANTIC_KEYS, and without the
+  ADDED_KEYS that have their old value: what a run computes."""
   d = json.loads(config.to_json_best_effort())
-  for key in NON_SEMANTIC_KEYS:
+  for key in NON_SEMANTIC_KEYS + tuple(ADDED_KEYS):
     *path, last = key.split('.')
     node = d
     for p in path:
       node = node.get(p, {})
-    node.pop(last, None)
+    if key in NON_SEMANTIC_KEYS or node.get(last) == ADDED_KEYS[key]:
+      node.pop(last, None)
   return d
 
 

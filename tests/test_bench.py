@@ -83,6 +83,15 @@ def test_options_reject_unknown_model_and_fill_defaults():
   assert a.models == list(throughput.MODELS) and a.channels == [1, 3]
 
 
+def test_generator_set_changes_the_generators_that_have_the_key():
+  o = throughput.options(generator_set=['joint_d=True', 'loss=ns', 'width=8'])
+  cfg = throughput._generator_config('dcgan', o)
+  assert cfg.joint_d is True and cfg.loss == 'ns' and cfg.width == 8
+  assert 'joint_d' not in throughput._generator_config('cvae', o)
+  with pytest.raises(app.UsageError, match='key=value'):
+    throughput._generator_config('dcgan', throughput.options(generator_set=['joint_d']))
+
+
 def test_models_are_the_resnets_and_every_generator():
   from medaug_jax import generators
   assert throughput.MODELS == ('resnet_train', 'resnet_eval', *generators.available())

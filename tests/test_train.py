@@ -130,6 +130,18 @@ def test_workdir_of_other_config_is_refused(tmp_path):
   assert json.load(open(tmp_path / 'config.json'))['classifier']['lr'] == 0.5
 
 
+def test_workdir_from_before_a_key_was_added_holds_the_same_experiment(tmp_path):
+  config = tiny_config('dcgan')
+  old = json.loads(config.to_json_best_effort())
+  for key in workdir_lib.ADDED_KEYS:
+    section, name = key.split('.')
+    old[section].pop(name)
+  (tmp_path / 'config.json').write_text(json.dumps(old))
+  assert workdir_lib.holds(config, str(tmp_path))
+  config.generator.joint_d = True  # a value older runs did not compute with
+  assert not workdir_lib.holds(config, str(tmp_path))
+
+
 def test_main_prints_one_line_error(tmp_path):
   r = run_main(TINY + ['--config.classifier.epochs=0', f'--workdir={tmp_path / "w"}'])
   assert r.returncode != 0

@@ -22,6 +22,7 @@ Writes <out>/bench.json and <out>/bench.md. torch is optional
 (`pip install .[bench]`); without it the PyTorch columns are left empty.
 In-process (tests): run(**flag values), e.g. run(models=['ae'], torch=False).
 """
+import ast
 import contextlib
 import dataclasses
 import datetime
@@ -59,6 +60,8 @@ flags.DEFINE_integer('gen_width_div', 1, "Divide the generators' hidden widths b
 flags.DEFINE_enum('dtype', None, ['float32', 'bfloat16'],
                   'Compute dtype of the classifier and of the generators that have '
                   'one (default: the classifier config).')
+flags.DEFINE_list('generator_set', [], 'key=value changes of the generator configs that have '
+                  "the key, e.g. joint_d=True (typed as the config's own value).")
 flags.DEFINE_integer('num_seeds', 0, 'Also time the JAX steps with this many seeds vmapped '
                      '(0: off).')
 flags.DEFINE_bool('baseline', False, 'Also time the ResNet train step with plain lax '
@@ -206,6 +209,16 @@ def _generator_config(name, o):
   cfg = config_lib.method_config(name).generator
   if 'dtype' in cfg:
     cfg.dtype = o.dtype
+  for item in o.generator_set:
+    key, sep, value = item.partition('=')
+    if not sep:
+      raise app.UsageError(f'--generator_set takes key=value, got {item!r}')
+    if key in cfg:
+      try:
+        value = ast.literal_eval(value)
+      except (ValueError, SyntaxError):
+        pass  # a bare string: loss=ns
+      cfg[key] = value  # ml_collections checks the field's type
   if o.gen_width_div > 1:
     cfg.hidden = tuple(max(1, h // o.gen_width_div) for h in cfg.hidden)
     if 'width' in cfg:  # the convolutional generators' base width
