@@ -22,9 +22,6 @@ def get_config():
   g.spectral_norm = True
   g.aux_weight = 0.0  # > 0: ACGAN's auxiliary class loss
   g.diffaugment = 'color,translation,cutout'
-  # True: D scores real and fake images as one batch of twice the size (one
-  # spectral-norm power iteration per D step instead of two).
-  g.joint_d = False
   g.ema = 0.999
   # or 'bfloat16': bfloat16 activations and convolutions, float32 weights and
   # loss, as config.classifier.dtype. For accelerators: on a 2-core AMX Xeon

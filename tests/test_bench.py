@@ -84,12 +84,12 @@ def test_options_reject_unknown_model_and_fill_defaults():
 
 
 def test_generator_set_changes_the_generators_that_have_the_key():
-  o = throughput.options(generator_set=['joint_d=True', 'loss=ns', 'width=8'])
+  o = throughput.options(generator_set=['spectral_norm=False', 'loss=ns', 'width=8'])
   cfg = throughput._generator_config('dcgan', o)
-  assert cfg.joint_d is True and cfg.loss == 'ns' and cfg.width == 8
-  assert 'joint_d' not in throughput._generator_config('cvae', o)
+  assert cfg.spectral_norm is False and cfg.loss == 'ns' and cfg.width == 8
+  assert 'spectral_norm' not in throughput._generator_config('cvae', o)
   with pytest.raises(app.UsageError, match='key=value'):
-    throughput._generator_config('dcgan', throughput.options(generator_set=['joint_d']))
+    throughput._generator_config('dcgan', throughput.options(generator_set=['loss']))
 
 
 def test_models_are_the_resnets_and_every_generator():

@@ -138,7 +138,7 @@ def test_workdir_from_before_a_key_was_added_holds_the_same_experiment(tmp_path)
     old[section].pop(name)
   (tmp_path / 'config.json').write_text(json.dumps(old))
   assert workdir_lib.holds(config, str(tmp_path))
-  config.generator.joint_d = True  # a value older runs did not compute with
+  config.generator.dtype = 'bfloat16'  # a value older runs did not compute with
   assert not workdir_lib.holds(config, str(tmp_path))
 
 

@@ -61,7 +61,8 @@ flags.DEFINE_enum('dtype', None, ['float32', 'bfloat16'],
                   'Compute dtype of the classifier and of the generators that have '
                   'one (default: the classifier config).')
 flags.DEFINE_list('generator_set', [], 'key=value changes of the generator configs that have '
-                  "the key, e.g. joint_d=True (typed as the config's own value).")
+                  "the key, e.g. loss=ns,spectral_norm=False (typed as the config's "
+                  'own value).')
 flags.DEFINE_integer('num_seeds', 0, 'Also time the JAX steps with this many seeds vmapped '
                      '(0: off).')
 flags.DEFINE_bool('baseline', False, 'Also time the ResNet train step with plain lax '

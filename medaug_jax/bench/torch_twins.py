@@ -466,10 +466,7 @@ class CGANTwin(_GeneratorTwin):
       return d(augment(2 * images - 1), c)
 
     def d_loss(x, c):
-      if cfg.get('joint_d', False):  # dcgan.Objective.d_loss: one D pass on both
-        real, fake_score = score(torch.cat([x, fake(c).detach()]), torch.cat([c, c])).chunk(2)
-      else:
-        real, fake_score = score(x, c), score(fake(c).detach(), c)
+      real, fake_score = score(x, c), score(fake(c).detach(), c)
       if hinge:
         return (relu(1 - real) + relu(1 + fake_score)).mean()
       return (softplus(-real) + softplus(fake_score)).mean()  # = BCE(real, 1) + BCE(fake, 0)
@@ -486,8 +483,8 @@ class DCGANTwin(CGANTwin):
   onehot(y)] -> 7x7x4w -> upsampling convolutions to 2w, w (GroupNorm, ReLU)
   -> 3x3 convolution -> tanh; D = three convolutions with LeakyReLU, a global
   sum pool and the projection head, spectrally normalised (1 power iteration
-  per call: D's train mode); DiffAugment before D, cfg.d_steps D updates,
-  real and fake in one D call with cfg.joint_d, an EMA of G (CGANTwin). Not twinned: 'wgan-gp' and the ACGAN head."""
+  per call: D's train mode); DiffAugment before D, cfg.d_steps D updates, an
+  EMA of G (CGANTwin). Not twinned: 'wgan-gp' and the ACGAN head."""
   FLAT = False
 
   def build(self):

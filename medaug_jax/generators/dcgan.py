@@ -15,10 +15,7 @@ Variants are config fields: loss 'hinge' (default), 'ns' (non-saturating)
 or 'wgan-gp' (Gulrajani et al., 2017: gradient penalty weight gp_weight,
 d_steps critic updates per G update, spectral normalisation usually off);
 aux_weight > 0 adds ACGAN's auxiliary class loss (Odena et al., 2017) to D
-and G. joint_d scores real and fake images in one D pass of twice the batch,
-as BigGAN-PyTorch's G_D does for speed: both then see the same normalised
-weights, with one spectral-norm power iteration per D step instead of two
-(D has no batch statistics, so nothing else changes).
+and G.
 
 dtype 'bfloat16' runs both networks' convolutions and activations in
 bfloat16 (oneDNN's bfloat16 kernels on CPUs with bfloat16 arithmetic),
@@ -165,14 +162,8 @@ class Objective(TwoPlayer):
   def d_loss(self, pd, pg, x, c, mask, rng, d_vars):
     k_fake, k_real, k_aug, k_eps = jax.random.split(rng, 4)
     fake = jax.lax.stop_gradient(self._fake(pg, c, k_fake))
-    if self.cfg.get('joint_d', False):
-      n = x.shape[0]
-      s, logits, d_vars = self._score(pd, d_vars, jnp.concatenate([x, fake]),
-                                      jnp.concatenate([c, c]), k_real)
-      (real_s, fake_s), real_logits = (s[:n], s[n:]), None if logits is None else logits[:n]
-    else:
-      real_s, real_logits, d_vars = self._score(pd, d_vars, x, c, k_real)
-      fake_s, _, d_vars = self._score(pd, d_vars, fake, c, k_aug)
+    real_s, real_logits, d_vars = self._score(pd, d_vars, x, c, k_real)
+    fake_s, _, d_vars = self._score(pd, d_vars, fake, c, k_aug)
     loss = masked_mean(d_terms(self.cfg.loss, real_s, fake_s), mask)
     if self.cfg.loss == 'wgan-gp':
       critic = lambda images: self.d.apply({'params': pd, **d_vars}, 2.0 * images - 1.0, c,
