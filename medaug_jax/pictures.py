@@ -38,7 +38,9 @@ def plot_dataset(path, dataset, drows):
   import matplotlib  # pylint: disable=g-import-not-at-top
   matplotlib.use('Agg')
   import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
-  fig, axes = plt.subplots(1, 2, figsize=(9, 4.2))
+  # Past a few methods, upright labels overlap: widen the figure and slant them.
+  crowded = len(drows) > 6
+  fig, axes = plt.subplots(1, 2, figsize=(max(9.0, 1.0 * len(drows)), 4.8 if crowded else 4.2))
   x = np.arange(len(drows))
   for ax, name, label in zip(axes, ('auc', 'acc'), ('test AUC', 'test ACC')):
     means = np.array([r[f'{name}_mean'] for r in drows])
@@ -69,7 +71,9 @@ def plot_dataset(path, dataset, drows):
         ax.text(i - 0.38, bottom + 0.02, f"n={r['n']}/{r['n_expected']}", ha='center', va='bottom',
                 color='#c0392b', rotation=90, fontsize=8)
     ax.set_xticks(x)
-    ax.set_xticklabels([f"{r['method']}\n(n={r['n']})" for r in drows])
+    ax.set_xticklabels([f"{r['method']}{' ' if crowded else chr(10)}(n={r['n']})" for r in drows],
+                       rotation=35 if crowded else 0, ha='right' if crowded else 'center',
+                       fontsize=8 if crowded else None)
     ax.set_ylim(bottom, 1.0)
     ax.set_xlim(-0.6, len(drows) - 0.4)
     ax.set_ylabel(label)
