@@ -338,8 +338,8 @@ def _status(row):
 def _warned(row):
   if not row['warned_seeds']:
     return ''
-  return (f'collapse warning, seeds {",".join(map(str, row["warned_seeds"]))} '
-          '(see their samples.png)')
+  return (f'generator warning, seeds {",".join(map(str, row["warned_seeds"]))} '
+          '(see their results.json and samples.png)')
 
 
 def _state(row):

@@ -91,6 +91,14 @@ def test_collapse_warning():
   assert phase.collapse_warning([{'loss': 1.0}]) is None
 
 
+def test_chance_warning():
+  at = lambda agree: {'label_agreement': agree, 'label_agreement_chance': 0.5}
+  assert 'do not carry their class' in phase.chance_warning(at(0.52), 300)  # p = 0.26
+  assert phase.chance_warning(at(0.60), 300) is None  # p < 0.001
+  assert phase.chance_warning(at(0.55), 100) and not phase.chance_warning(at(0.55), 1000)
+  assert phase.chance_warning({'fd': 3.0}, 300) is None
+
+
 @pytest.mark.parametrize('field,value,match', [
     ('loss', 'lsgan', 'generator.loss must be one of'),
     ('diffaugment', 'color,rotate', 'unknown config.generator.diffaugment'),

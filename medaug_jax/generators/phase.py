@@ -53,6 +53,23 @@ def collapse_warning(history, s=None):
           'epochs: the generator may have collapsed (look at samples.png)')
 
 
+def chance_warning(measured, n):
+  """A warning when the label agreement of n generated images cannot be told
+  from chance (1/classes) by a one-sided binomial test at the 1% level: the
+  images do not carry their class, whatever D's accuracy said (a GAN whose G
+  draws noise need not let D win). None otherwise or without the measure."""
+  agree, chance = measured.get('label_agreement'), measured.get('label_agreement_chance')
+  if agree is None or chance is None or not n:
+    return None
+  from scipy import stats  # pylint: disable=g-import-not-at-top
+  p = stats.binomtest(int(round(agree * n)), n, chance, alternative='greater').pvalue
+  if p < 0.01:
+    return None
+  return (f'label agreement {agree:.2f} against {chance:.2f} by chance (one-sided binomial '
+          f'p = {p:.2f} over {n} images): the generated images do not carry their class '
+          '(look at samples.png)')
+
+
 def _per_seed(tree, s, num_seeds):
   return jax.tree.map(lambda a: a[s], tree) if num_seeds else tree
 
@@ -101,13 +118,14 @@ def generator_phase(config, datasets, seed_keys, group_dir, mesh, log, num_seeds
              if key not in ('phase', 'epoch', 'epoch_s')}
     measured, quality_s, drawn = measure(d, split, config, k)
     pictures.append(drawn)
-    warning = collapse_warning(result.history, s if num_seeds else None)
-    if warning:
+    warnings = [w for w in (collapse_warning(result.history, s if num_seeds else None),
+                            chance_warning(measured, len(split.labels))) if w]
+    for warning in warnings:
       logging.warning('generator %s: %s', name, warning)
     infos.append({'name': name, 'epochs': cfg.epochs, 'final': final,
                   'train_s': round(result.train_s, 3), 'wall_s': round(gen_s, 3),
                   'quality': measured, 'quality_s': round(quality_s, 3),
-                  'warnings': [warning] if warning else []})
+                  'warnings': warnings})
   return generated, infos, pictures
 
 
