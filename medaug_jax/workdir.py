@@ -42,7 +42,7 @@ NON_SEMANTIC_KEYS = ('data_root', 'classifier.print_every', 'generator.print_eve
 # Keys added after runs were made, with the value that those runs computed
 # with: a config.json without the key holds the same experiment as a config
 # with this value, so upgrading does not orphan finished runs.
-ADDED_KEYS = {'generator.dtype': 'float32'}
+ADDED_KEYS = {'generator.dtype': 'float32', 'classifier.augment': 'none'}
 
 
 def semantic(config):
