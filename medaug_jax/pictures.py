@@ -71,7 +71,8 @@ def plot_dataset(path, dataset, drows):
         ax.text(i - 0.38, bottom + 0.02, f"n={r['n']}/{r['n_expected']}", ha='center', va='bottom',
                 color='#c0392b', rotation=90, fontsize=8)
     ax.set_xticks(x)
-    ax.set_xticklabels([f"{r['method']}{' ' if crowded else chr(10)}(n={r['n']})" for r in drows],
+    sep = ' ' if crowded else '\n'
+    ax.set_xticklabels([f"{r['method']}{sep}(n={r['n']})" for r in drows],
                        rotation=35 if crowded else 0, ha='right' if crowded else 'center',
                        fontsize=8 if crowded else None)
     ax.set_ylim(bottom, 1.0)
