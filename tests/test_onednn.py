@@ -353,3 +353,79 @@ def test_openmp_workers_sleep_unless_the_user_says_otherwise():
           "print('OMP_WAIT_POLICY' in os.environ)")
   assert _openmp_spin(code) == (0, 'False\n')  # children get the user's environment
   assert _openmp_spin(code, OMP_WAIT_POLICY='ACTIVE') == (30_000_000_000, 'True\n')
+
+
+_ACTIVATIONS = {None: lambda y: y, 'relu': jax.nn.relu, 'swish': nn.swish}
+
+
+def _flax_group_norm(groups, activation):
+  def f(x, scale, bias):
+    y = nn.GroupNorm(groups).apply({'params': {'scale': scale, 'bias': bias}}, x)
+    return _ACTIVATIONS[activation](y)
+  return f
+
+
+# The UNet's groups of 2 channels, one group, a group per channel, odd maps,
+# and activations far out on both sides (the swish's exp saturates).
+@needs_onednn
+@pytest.mark.parametrize('activation', [None, 'relu', 'swish'])
+@pytest.mark.parametrize('n,size,c,groups,spread', [
+    (3, 28, 64, 32, 1.), (2, 7, 24, 8, 1.), (2, 5, 16, 1, 1.), (2, 3, 8, 8, 1.),
+    (2, 4, 8, 2, 60.)])
+def test_group_norm_matches_flax(n, size, c, groups, spread, activation):
+  k1, k2, k3, k4 = jax.random.split(jax.random.key(7), 4)
+  x = spread * jax.random.normal(k1, (n, size, size, c)) + 0.5
+  scale = 1 + spread * jax.random.normal(k2, (c,)) / 4
+  bias = spread * jax.random.normal(k3, (c,)) / 4
+  g = jax.random.normal(k4, x.shape)
+  ours = functools.partial(onednn.group_norm, groups=groups, epsilon=1e-6,
+                           activation=activation)
+
+  def value_and_grads(f):
+    return jax.jit(jax.value_and_grad(lambda *a: jnp.sum(f(*a) * g), (0, 1, 2)))(x, scale, bias)
+
+  y, y_ref = jax.jit(ours)(x, scale, bias), _flax_group_norm(groups, activation)(x, scale, bias)
+  assert _max_rel_err(y, y_ref) < 1e-5
+  got, want = value_and_grads(ours), value_and_grads(_flax_group_norm(groups, activation))
+  errs = [_max_rel_err(o, r) for o, r in zip(jax.tree.leaves(got), jax.tree.leaves(want))]
+  assert max(errs) < 1e-4, errs
+  # Each image's share of the parameters' gradients is summed in a fixed
+  # order, so a repeated step gives the same bits (resumed runs rely on it).
+  again = value_and_grads(ours)
+  assert all(jnp.array_equal(a, b) for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(again)))
+
+
+@needs_onednn
+def test_group_norm_module_takes_the_one_pass_kernel_with_flax_variables():
+  from medaug_jax.generators.base import GroupNorm  # pylint: disable=g-import-not-at-top
+  x = jax.random.normal(jax.random.key(8), (2, 7, 7, 16))
+  theirs = nn.GroupNorm(4).init(jax.random.key(0), x)
+  for activation in (None, 'relu', 'swish'):
+    module = GroupNorm(4, activation=activation)
+    variables = module.init(jax.random.key(0), x)
+    assert jax.tree.map(jnp.shape, variables) == jax.tree.map(jnp.shape, theirs)
+    assert 'medaug_group_norm_forward' in jax.jit(module.apply).lower(variables, x).as_text()
+    with onednn.turned_off('group_norm'):
+      lowered = jax.jit(module.apply).lower(variables, x).as_text()
+      assert 'medaug_group_norm' not in lowered
+      y_flax = jax.jit(module.apply)(variables, x)
+    assert _max_rel_err(module.apply(variables, x), y_flax) < 1e-5
+  # bfloat16 and 2-D inputs keep Flax's module.
+  bf16 = GroupNorm(4, dtype=jnp.bfloat16, activation='swish')
+  lowered = jax.jit(bf16.apply).lower(bf16.init(jax.random.key(0), x), x).as_text()
+  assert 'medaug_group_norm' not in lowered
+  flat = jnp.ones((3, 16))
+  module = GroupNorm(4, activation='relu')
+  assert module.apply(module.init(jax.random.key(0), flat), flat).shape == (3, 16)
+  with pytest.raises(ValueError, match="unknown activation 'gelu'"):
+    GroupNorm(4, activation='gelu').init(jax.random.key(0), x)
+
+
+@needs_onednn
+def test_group_norm_under_vmap():
+  x = jax.random.normal(jax.random.key(9), (2, 3, 5, 5, 8))
+  scale, bias = jnp.linspace(0.5, 1.5, 8), jnp.linspace(-1, 1, 8)
+  f = functools.partial(onednn.group_norm, groups=4, epsilon=1e-6, activation='swish')
+  ys = jax.jit(jax.vmap(f, in_axes=(0, None, None)))(x, scale, bias)
+  for i in range(2):
+    assert _max_rel_err(ys[i], _flax_group_norm(4, 'swish')(x[i], scale, bias)) < 1e-5

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from medaug_jax.ops import conv_cpu
+from medaug_jax.ops import conv_cpu, onednn
 from medaug_jax.trainer import TrainState, masked_mean, optimizer_update
 
 # The convolutions of the convolutional generators: the ResNet's own on CPU
@@ -27,6 +27,39 @@ Conv = functools.partial(nn.Conv, conv_general_dilated=conv_cpu.conv_general_dil
 # transposed conv (dcgan.py); the same module and variables as
 # Conv(upsample(x)), computed in sub-pixel form on CPU (2.25x fewer FLOPs).
 UpConv = functools.partial(nn.Conv, conv_general_dilated=conv_cpu.upsample_conv_general_dilated)
+
+_ACTIVATIONS = {None: lambda x: x, 'relu': nn.relu, 'swish': nn.swish}
+
+
+class GroupNorm(nn.GroupNorm):
+  """activation(nn.GroupNorm(...)(x)), activation None, 'relu' or 'swish',
+  with Flax's module name and variables.
+
+  On one CPU device a float32 NHWC input takes onednn.group_norm: one pass
+  for the statistics and one for the output (the activation in it), and the
+  same backward. XLA:CPU ran Flax's module and the swish as a dozen passes:
+  5-20x slower at the UNet's shapes (BENCHMARKS.md, "GroupNorm as one pass").
+  """
+  activation: str | None = None
+
+  @nn.compact
+  def __call__(self, x):
+    if self.activation not in _ACTIVATIONS:
+      raise ValueError(f'unknown activation {self.activation!r}; one of {list(_ACTIVATIONS)}')
+    if not self._one_pass(x):
+      return _ACTIVATIONS[self.activation](super().__call__(x))
+    c = x.shape[-1]
+    scale = self.param('scale', self.scale_init, (c,), self.param_dtype)
+    bias = self.param('bias', self.bias_init, (c,), self.param_dtype)
+    return onednn.group_norm(x, scale, bias, self.num_groups, self.epsilon, self.activation)
+
+  def _one_pass(self, x):
+    f32 = jnp.float32
+    return (x.ndim == 4 and x.dtype == f32 and self.dtype in (None, f32)
+            and self.param_dtype == f32 and self.num_groups and self.group_size is None
+            and x.shape[-1] % self.num_groups == 0 and self.reduction_axes is None
+            and self.axis_name is None and self.use_bias and self.use_scale
+            and onednn.runs(np.float32, 'group_norm'))
 
 
 class MLP(nn.Module):

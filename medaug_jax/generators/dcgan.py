@@ -32,15 +32,16 @@ import jax.numpy as jnp
 import optax
 
 from medaug_jax.errors import MedaugError
-from medaug_jax.generators.base import Conv, TwoPlayer, UpConv, condition, ranked_above
+from medaug_jax.generators.base import (Conv, GroupNorm, TwoPlayer, UpConv, condition,
+                                        ranked_above)
 from medaug_jax.ops import diffaugment
 from medaug_jax.trainer import COMPUTE_DTYPES, masked_mean
 
 LOSSES = ('hinge', 'ns', 'wgan-gp')
 
 
-def _norm(channels, dtype):
-  return nn.GroupNorm(num_groups=math.gcd(8, channels), dtype=dtype)
+def _norm_relu(channels, dtype):
+  return GroupNorm(num_groups=math.gcd(8, channels), dtype=dtype, activation='relu')
 
 
 class Generator(nn.Module):
@@ -52,10 +53,10 @@ class Generator(nn.Module):
   def __call__(self, z, c):
     w, dtype = self.width, self.dtype
     h = nn.Dense(7 * 7 * 4 * w, dtype=dtype)(jnp.concatenate([z, c], -1))
-    h = nn.relu(_norm(4 * w, dtype)(h.reshape(-1, 7, 7, 4 * w)))
+    h = _norm_relu(4 * w, dtype)(h.reshape(-1, 7, 7, 4 * w))
     for mult in (2, 1):  # 7 -> 14 -> 28
       h = UpConv(mult * w, (3, 3), padding=1, dtype=dtype)(h)
-      h = nn.relu(_norm(mult * w, dtype)(h))
+      h = _norm_relu(mult * w, dtype)(h)
     h = Conv(self.channels, (3, 3), padding=1, dtype=dtype)(h)
     return (jnp.tanh(h.astype(jnp.float32)) + 1.0) / 2.0
 

@@ -33,7 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from medaug_jax.errors import MedaugError
-from medaug_jax.generators.base import Conv, OneNetwork, UpConv
+from medaug_jax.generators.base import Conv, GroupNorm, OneNetwork, UpConv
 from medaug_jax.trainer import COMPUTE_DTYPES
 
 SOLVERS = ('heun', 'euler')
@@ -66,10 +66,10 @@ class ResBlock(nn.Module):
   @nn.compact
   def __call__(self, x, emb):
     conv = functools.partial(Conv, self.features, dtype=self.dtype)
-    norm = functools.partial(nn.GroupNorm, self.groups, dtype=self.dtype)
-    h = conv((3, 3))(nn.swish(norm()(x)))
+    norm = functools.partial(GroupNorm, self.groups, dtype=self.dtype, activation='swish')
+    h = conv((3, 3))(norm()(x))
     h = h + nn.Dense(self.features, dtype=self.dtype)(nn.swish(emb))[:, None, None, :]
-    h = conv((3, 3), kernel_init=nn.initializers.zeros)(nn.swish(norm()(h)))
+    h = conv((3, 3), kernel_init=nn.initializers.zeros)(norm()(h))
     if x.shape[-1] != self.features:
       x = conv((1, 1))(x)
     return x + h
@@ -83,7 +83,7 @@ class Attention(nn.Module):
   @nn.compact
   def __call__(self, x):
     b, hgt, wid, ch = x.shape
-    h = nn.GroupNorm(self.groups, dtype=self.dtype)(x).reshape(b, hgt * wid, ch)
+    h = GroupNorm(self.groups, dtype=self.dtype)(x).reshape(b, hgt * wid, ch)
     h = nn.MultiHeadDotProductAttention(num_heads=1, dtype=self.dtype,
                                         out_kernel_init=nn.initializers.zeros)(h)
     return x + h.reshape(x.shape)
@@ -126,7 +126,7 @@ class UNet(nn.Module):
         h = attend(block(self.width * self.channel_mult[i])(h, emb))
       if i:
         h = UpConv(h.shape[-1], (3, 3), dtype=dtype)(h)
-    h = nn.swish(nn.GroupNorm(self.groups, dtype=dtype)(h))
+    h = GroupNorm(self.groups, dtype=dtype, activation='swish')(h)
     return conv(self.channels, (3, 3), kernel_init=nn.initializers.zeros)(h).astype(jnp.float32)
 
 

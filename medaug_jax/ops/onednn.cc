@@ -3,7 +3,10 @@
 // - direct convolutions (HWIO kernel): forward, input and kernel gradient;
 // - inference convolutions with a bias, a residual and a ReLU in one pass;
 // - training-mode batch normalisation: forward and backward, its activation
-//   float32 or bfloat16 (statistics and parameters float32).
+//   float32 or bfloat16 (statistics and parameters float32);
+// - group normalisation with its activation (none, ReLU, swish), float32,
+//   forward and backward: hand-written, as oneDNN 3.2 (PyPI's newest CPU-only
+//   build) has no group norm primitive.
 //
 // XLA:CPU's own convolutions and our matmul rewrites of them (Winograd,
 // im2col) pay memory passes that oneDNN's JIT kernels do not; these are the
@@ -13,6 +16,8 @@
 // is, 3.3x less thread time in the ResNet step (BENCHMARKS.md, "oneDNN's
 // batch norm in the ResNet train step").
 // medaug_jax/ops/onednn.py compiles this file on first use.
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <functional>
@@ -401,6 +406,225 @@ ffi::Error BatchNormCall(const ffi::AnyBuffer& x, const ffi::AnyBuffer& other,
   return done;
 }
 
+// ---- Group normalisation ----
+//
+// XLA:CPU runs Flax's GroupNorm and the swish after it as about a dozen
+// fusions and reductions, each a pass over the activation; the UNet step
+// spent 15% of its time there (BENCHMARKS.md, "GroupNorm as one pass").
+// Here each image is one task: its statistics pass leaves the image in
+// the core's L2 for the pass that writes it, so an image is read from
+// memory about once each way. Per-image work in a fixed order keeps the
+// results bit-identical from run to run (resumed runs rely on that).
+
+enum GnActivation : int64_t { kGnNone = 0, kGnRelu = 1, kGnSwish = 2 };
+
+// exp(v) for the swish, written so that the compiler vectorises its loops
+// (libm's expf is a call per element): Cody-Waite range reduction and a
+// degree-6 polynomial, about 2 ulp; large arguments saturate like expf's.
+inline float VecExp(float v) {
+  v = std::min(std::max(v, -87.0f), 88.0f);
+  // Round to nearest by adding and taking away 1.5 * 2^23 (no libm call,
+  // which would stop the vectorisation).
+  const float n = (v * 1.44269504088896341f + 12582912.f) - 12582912.f;
+  const float r = (v - n * 0.693359375f) + n * 2.12194440e-4f;
+  float p = 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  int32_t bits;
+  std::memcpy(&bits, &p, sizeof bits);
+  bits += static_cast<int32_t>(n) << 23;
+  std::memcpy(&p, &bits, sizeof p);
+  return p;
+}
+
+// The activation is a template argument: a branch on it inside the loops
+// would keep them scalar.
+template <int64_t kAct>
+inline float GnAct(float y) {
+  if (kAct == kGnRelu) return y > 0.f ? y : 0.f;
+  if (kAct == kGnSwish) return y / (1.f + VecExp(-y));
+  return y;
+}
+
+// d act(y) / dy times dz.
+template <int64_t kAct>
+inline float GnActGrad(float y, float dz) {
+  if (kAct == kGnRelu) return y > 0.f ? dz : 0.f;
+  if (kAct == kGnSwish) {
+    const float s = 1.f / (1.f + VecExp(-y));
+    return dz * s * (1.f + y * (1.f - s));
+  }
+  return dz;
+}
+
+struct GnDims {
+  int64_t n, p, c, g;  // images, pixels an image, channels, groups
+};
+
+ffi::Error GnCheck(ffi::Buffer<ffi::F32>& x, int64_t groups, int64_t act, GnDims* d) {
+  const auto dims = x.dimensions();
+  if (dims.size() != 4) return ffi::Error::InvalidArgument("group norm: x must be NHWC");
+  *d = GnDims{dims[0], dims[1] * dims[2], dims[3], groups};
+  if (groups <= 0 || d->c % groups)
+    return ffi::Error::InvalidArgument("group norm: groups must divide the channels");
+  if (act != kGnNone && act != kGnRelu && act != kGnSwish)
+    return ffi::Error::InvalidArgument("group norm: unknown activation");
+  return ffi::Error::Success();
+}
+
+// Compiled for AVX-512, AVX2 and the x86-64 baseline, picked at load time:
+// the swish's exp and division are arithmetic-bound at SSE's 4 lanes.
+#define MEDAUG_GN_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+
+// One image's y and its [groups] mean and rstd; s1, s2, mu_c, a_c: [c] scratch.
+template <int64_t kAct>
+MEDAUG_GN_CLONES void GnForwardImage(const GnDims& d, const float* x, const float* gamma, const float* beta,
+                    float epsilon, float* y, float* mean, float* rstd, float* s1, float* s2,
+                    float* mu_c, float* a_c) {
+  const int64_t c = d.c, cg = c / d.g;
+  const double count = static_cast<double>(d.p) * cg;
+  std::fill(s1, s1 + c, 0.f);
+  std::fill(s2, s2 + c, 0.f);
+  for (int64_t q = 0; q < d.p; ++q) {
+    const float* row = x + q * c;
+#pragma omp simd
+    for (int64_t k = 0; k < c; ++k) {
+      s1[k] += row[k];
+      s2[k] += row[k] * row[k];
+    }
+  }
+  for (int64_t j = 0; j < d.g; ++j) {
+    double t1 = 0, t2 = 0;
+    for (int64_t k = j * cg; k < (j + 1) * cg; ++k) {
+      t1 += s1[k];
+      t2 += s2[k];
+    }
+    const double mu = t1 / count;
+    const float var = static_cast<float>(std::max(0.0, t2 / count - mu * mu));
+    const float rs = 1.f / std::sqrt(var + epsilon);
+    mean[j] = static_cast<float>(mu);
+    rstd[j] = rs;
+    for (int64_t k = j * cg; k < (j + 1) * cg; ++k) {
+      mu_c[k] = static_cast<float>(mu);
+      a_c[k] = rs * gamma[k];
+    }
+  }
+  for (int64_t q = 0; q < d.p; ++q) {
+    const float* row = x + q * c;
+    float* out = y + q * c;
+#pragma omp simd
+    for (int64_t k = 0; k < c; ++k) out[k] = GnAct<kAct>((row[k] - mu_c[k]) * a_c[k] + beta[k]);
+  }
+}
+
+// One image's dx (which holds dy between the passes) and its shares of
+// dscale (sdyxh) and dbias (sdy); mu_c .. k3: [c] scratch.
+template <int64_t kAct>
+MEDAUG_GN_CLONES void GnBackwardImage(const GnDims& d, const float* x, const float* dz, const float* gamma,
+                     const float* beta, const float* mean, const float* rstd, float* dx,
+                     float* sdyxh, float* sdy, float* mu_c, float* rs_c, float* k1, float* k2,
+                     float* k3) {
+  const int64_t c = d.c, cg = c / d.g;
+  const float inv_count = static_cast<float>(1.0 / (static_cast<double>(d.p) * cg));
+  for (int64_t k = 0; k < c; ++k) {
+    mu_c[k] = mean[k / cg];
+    rs_c[k] = rstd[k / cg];
+    sdy[k] = sdyxh[k] = 0.f;
+  }
+  for (int64_t q = 0; q < d.p; ++q) {
+    const float* row = x + q * c;
+    const float* g = dz + q * c;
+    float* dyr = dx + q * c;
+#pragma omp simd
+    for (int64_t k = 0; k < c; ++k) {
+      const float xh = (row[k] - mu_c[k]) * rs_c[k];
+      const float dy = GnActGrad<kAct>(xh * gamma[k] + beta[k], g[k]);
+      dyr[k] = dy;
+      sdy[k] += dy;
+      sdyxh[k] += dy * xh;
+    }
+  }
+  // dx = rstd * (scale * dy - mean_g(scale * dy) - xh * mean_g(scale * dy * xh)).
+  for (int64_t j = 0; j < d.g; ++j) {
+    double a = 0, b = 0;
+    for (int64_t k = j * cg; k < (j + 1) * cg; ++k) {
+      a += static_cast<double>(gamma[k]) * sdy[k];
+      b += static_cast<double>(gamma[k]) * sdyxh[k];
+    }
+    const float rs = rstd[j];
+    const float ma = static_cast<float>(a) * inv_count, mb = static_cast<float>(b) * inv_count;
+    for (int64_t k = j * cg; k < (j + 1) * cg; ++k) {
+      k1[k] = rs * gamma[k];
+      k2[k] = rs * rs * mb;
+      k3[k] = rs * ma;
+    }
+  }
+  for (int64_t q = 0; q < d.p; ++q) {
+    const float* row = x + q * c;
+    float* dyr = dx + q * c;
+#pragma omp simd
+    for (int64_t k = 0; k < c; ++k) dyr[k] = k1[k] * dyr[k] - k2[k] * (row[k] - mu_c[k]) - k3[k];
+  }
+}
+
+// y = act((x - mean) * rsqrt(var + epsilon) * scale + bias) over each image's
+// groups, var = E[x^2] - E[x]^2 clipped at 0 (Flax's fast variance); mean and
+// rstd per [image, group] for the backward pass.
+ffi::Error GroupNormForward(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> scale,
+                            ffi::Buffer<ffi::F32> bias, ffi::ResultBuffer<ffi::F32> y,
+                            ffi::ResultBuffer<ffi::F32> mean, ffi::ResultBuffer<ffi::F32> rstd,
+                            int64_t groups, float epsilon, int64_t act) {
+  GnDims d;
+  if (ffi::Error e = GnCheck(x, groups, act, &d); e.failure()) return e;
+  const int64_t size = d.p * d.c;
+#pragma omp parallel
+  {
+    std::vector<float> scratch(4 * d.c);
+    float* s = scratch.data();
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < d.n; ++i) {
+      auto* image = act == kGnSwish  ? &GnForwardImage<kGnSwish>
+                    : act == kGnRelu ? &GnForwardImage<kGnRelu>
+                                     : &GnForwardImage<kGnNone>;
+      image(d, x.typed_data() + i * size, scale.typed_data(), bias.typed_data(), epsilon,
+            y->typed_data() + i * size, mean->typed_data() + i * d.g,
+            rstd->typed_data() + i * d.g, s, s + d.c, s + 2 * d.c, s + 3 * d.c);
+    }
+  }
+  return ffi::Error::Success();
+}
+
+// dx, and each image's share of dscale and dbias ([images, channels]: the
+// caller sums them, in a fixed order), given dz, the gradient of act's output.
+ffi::Error GroupNormBackward(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> dz,
+                             ffi::Buffer<ffi::F32> scale, ffi::Buffer<ffi::F32> bias,
+                             ffi::Buffer<ffi::F32> mean, ffi::Buffer<ffi::F32> rstd,
+                             ffi::ResultBuffer<ffi::F32> dx, ffi::ResultBuffer<ffi::F32> dscale,
+                             ffi::ResultBuffer<ffi::F32> dbias, int64_t groups, int64_t act) {
+  GnDims d;
+  if (ffi::Error e = GnCheck(x, groups, act, &d); e.failure()) return e;
+  const int64_t size = d.p * d.c;
+#pragma omp parallel
+  {
+    std::vector<float> scratch(5 * d.c);
+    float* s = scratch.data();
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < d.n; ++i) {
+      auto* image = act == kGnSwish  ? &GnBackwardImage<kGnSwish>
+                    : act == kGnRelu ? &GnBackwardImage<kGnRelu>
+                                     : &GnBackwardImage<kGnNone>;
+      image(d, x.typed_data() + i * size, dz.typed_data() + i * size, scale.typed_data(),
+            bias.typed_data(), mean.typed_data() + i * d.g, rstd.typed_data() + i * d.g,
+            dx->typed_data() + i * size, dscale->typed_data() + i * d.c,
+            dbias->typed_data() + i * d.c, s, s + d.c, s + 2 * d.c, s + 3 * d.c, s + 4 * d.c);
+    }
+  }
+  return ffi::Error::Success();
+}
+
 }  // namespace
 
 // y = (x - mean) / sqrt(var + epsilon) * scale + shift over the kept rows,
@@ -564,6 +788,32 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(MedaugBatchNormReluBackward, BatchNormReluBackward
                                   .Ret<ffi::Buffer<ffi::F32>>()  // dscale
                                   .Ret<ffi::Buffer<ffi::F32>>()  // dshift
                                   .Attr<float>("epsilon"));
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(MedaugGroupNormForward, GroupNormForward,
+                              ffi::Ffi::Bind()
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // x
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // scale
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // bias
+                                  .Ret<ffi::Buffer<ffi::F32>>()  // y
+                                  .Ret<ffi::Buffer<ffi::F32>>()  // mean [images, groups]
+                                  .Ret<ffi::Buffer<ffi::F32>>()  // rstd [images, groups]
+                                  .Attr<int64_t>("groups")
+                                  .Attr<float>("epsilon")
+                                  .Attr<int64_t>("activation"));
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(MedaugGroupNormBackward, GroupNormBackward,
+                              ffi::Ffi::Bind()
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // x
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // dz
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // scale
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // bias
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // mean
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // rstd
+                                  .Ret<ffi::Buffer<ffi::F32>>()  // dx
+                                  .Ret<ffi::Buffer<ffi::F32>>()  // dscale [images, channels]
+                                  .Ret<ffi::Buffer<ffi::F32>>()  // dbias [images, channels]
+                                  .Attr<int64_t>("groups")
+                                  .Attr<int64_t>("activation"));
 
 // Bytes of the ReLU workspace of a batch norm over a whole [n, h, w, c]
 // batch (-1 if oneDNN cannot make it).

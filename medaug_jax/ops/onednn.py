@@ -6,7 +6,10 @@ their time in memory passes (patches, Winograd tiles) on a machine with
 onednn.cc wraps its forward, input-gradient and kernel-gradient convolution
 primitives as XLA FFI custom calls; `conv` joins them with custom VJPs. Its
 training-mode batch norm (`batch_norm`) replaces XLA's, which writes the
-masked activation out whole before a library reduction reads it back.
+masked activation out whole before a library reduction reads it back. The
+same compiled wrapper holds a hand-written group norm with its activation
+(`group_norm`, float32): oneDNN 3.2 has none, and XLA:CPU runs Flax's as a
+dozen passes over the activation.
 
 The library comes from PyPI (onednn-cpu-gomp, and its headers from
 onednn-devel-cpu-gomp, both x86-64 Linux); the wrapper is compiled with the
@@ -48,13 +51,16 @@ _TARGETS = {'forward': 'medaug_onednn_conv_forward_v2',
             'bn_relu_forward': 'medaug_onednn_batch_norm_relu_forward_v2',
             'bn_relu_backward': 'medaug_onednn_batch_norm_relu_backward_v2',
             'bias': 'medaug_onednn_conv_bias_v2',
-            'bias_add': 'medaug_onednn_conv_bias_add_v2'}
+            'bias_add': 'medaug_onednn_conv_bias_add_v2',
+            'gn_forward': 'medaug_group_norm_forward_v1',
+            'gn_backward': 'medaug_group_norm_backward_v1'}
 _SYMBOLS = {'forward': 'MedaugConvForward', 'input_grad': 'MedaugConvInputGrad',
             'kernel_grad': 'MedaugConvKernelGrad', 'bn_forward': 'MedaugBatchNormForward',
             'bn_backward': 'MedaugBatchNormBackward',
             'bn_relu_forward': 'MedaugBatchNormReluForward',
             'bn_relu_backward': 'MedaugBatchNormReluBackward',
-            'bias': 'MedaugConvBias', 'bias_add': 'MedaugConvBiasAdd'}
+            'bias': 'MedaugConvBias', 'bias_add': 'MedaugConvBiasAdd',
+            'gn_forward': 'MedaugGroupNormForward', 'gn_backward': 'MedaugGroupNormBackward'}
 _RTLD_NOLOAD = 4  # dlfcn.h (Linux): only a library already loaded
 
 
@@ -89,9 +95,13 @@ def build():
   cxx = os.environ.get('CXX') or 'g++'
   if not shutil.which(cxx):
     raise Unavailable(f'no C++ compiler ({cxx}) to build the oneDNN wrapper; set CXX')
+  # -fopenmp: the group norm's loops (the library's own threads are GNU
+  # OpenMP's too, so the two share one runtime).
+  flags = ['-O2', '-std=c++17', '-shared', '-fPIC', '-fopenmp', '-w']
   key = hashlib.sha256(b'\0'.join([
       _SOURCE.read_bytes(), importlib.metadata.version('jaxlib').encode(), str(lib).encode(),
-      importlib.metadata.version('onednn-cpu-gomp').encode()])).hexdigest()[:16]
+      importlib.metadata.version('onednn-cpu-gomp').encode(), ' '.join(flags).encode()
+  ])).hexdigest()[:16]
   out = _cache_dir() / key / 'libmedaug_onednn.so'
   if out.exists():
     return out
@@ -101,8 +111,7 @@ def build():
   # same time each rename a whole file.
   with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
     part = pathlib.Path(tmp) / out.name
-    cmd = [cxx, '-O2', '-std=c++17', '-shared', '-fPIC', '-w',
-           f'-I{jax.ffi.include_dir()}', f'-I{include}', str(_SOURCE),
+    cmd = [cxx, *flags, f'-I{jax.ffi.include_dir()}', f'-I{include}', str(_SOURCE),
            f'-L{lib.parent}', '-ldnnl', f'-Wl,-rpath,{lib.parent}', '-o', str(part)]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode:
@@ -163,7 +172,7 @@ def _library():
 
 
 _turned_off = []
-OPS = ('conv', 'batch_norm')
+OPS = ('conv', 'batch_norm', 'group_norm')
 
 
 @contextlib.contextmanager
@@ -193,7 +202,8 @@ def runs(dtype, op):
   (forced host devices, processes of a pod test) every device would run the
   whole batch.
   """
-  supported = dtype == np.float32 or (dtype == jnp.bfloat16 and native_bfloat16())
+  supported = dtype == np.float32 or (dtype == jnp.bfloat16 and native_bfloat16()
+                                      and op != 'group_norm')  # float32 only
   return (supported and jax.default_backend() == 'cpu' and jax.device_count() == 1
           and available(op))
 
@@ -407,3 +417,45 @@ def _batch_norm_bwd(epsilon, relu, saved, cotangents):
 
 
 batch_norm.defvjp(_batch_norm_fwd, _batch_norm_bwd, symbolic_zeros=True)
+
+
+# Group norm with its activation (onednn.cc's hand-written kernels: oneDNN 3.2
+# has none).
+GROUP_NORM_ACTIVATIONS = {None: 0, 'relu': 1, 'swish': 2}
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(3, 4, 5))
+def group_norm(x, scale, bias, groups, epsilon, activation=None):
+  """activation(nn.GroupNorm(groups, epsilon)(x)) with its scale and bias.
+
+  x: [N, H, W, C] float32, C divisible by groups; scale, bias: [C] float32;
+  activation: None, 'relu' or 'swish'. Statistics per image and group over
+  H, W and the group's channels, the variance as E[x^2] - E[x]^2 (Flax's
+  default). Call only when runs(np.float32, 'group_norm').
+  """
+  return _gn_forward(x, scale, bias, groups, epsilon, activation)[0]
+
+
+def _gn_forward(x, scale, bias, groups, epsilon, activation):
+  stat = jax.ShapeDtypeStruct((x.shape[0], groups), np.float32)
+  return _ffi_call('gn_forward', (jax.ShapeDtypeStruct(x.shape, np.float32), stat, stat))(
+      x, scale, bias, groups=np.int64(groups), epsilon=np.float32(epsilon),
+      activation=np.int64(GROUP_NORM_ACTIVATIONS[activation]))
+
+
+def _group_norm_fwd(x, scale, bias, groups, epsilon, activation):
+  y, mean, rstd = _gn_forward(x, scale, bias, groups, epsilon, activation)
+  return y, (x, scale, bias, mean, rstd)
+
+
+def _group_norm_bwd(groups, epsilon, activation, saved, dz):
+  x, scale, bias, mean, rstd = saved
+  per_image = jax.ShapeDtypeStruct((x.shape[0], x.shape[-1]), np.float32)
+  dx, dscale, dbias = _ffi_call(
+      'gn_backward', (jax.ShapeDtypeStruct(x.shape, np.float32), per_image, per_image))(
+          x, dz, scale, bias, mean, rstd, groups=np.int64(groups),
+          activation=np.int64(GROUP_NORM_ACTIVATIONS[activation]))
+  return dx, jnp.sum(dscale, 0), jnp.sum(dbias, 0)
+
+
+group_norm.defvjp(_group_norm_fwd, _group_norm_bwd)
