@@ -38,7 +38,8 @@ class GroupNorm(nn.GroupNorm):
   On one CPU device a float32 NHWC input takes onednn.group_norm: one pass
   for the statistics and one for the output (the activation in it), and the
   same backward. XLA:CPU ran Flax's module and the swish as a dozen passes:
-  5-20x slower at the UNet's shapes (BENCHMARKS.md, "GroupNorm as one pass").
+  2-20x slower at the UNet's and dcgan's shapes (BENCHMARKS.md, "GroupNorm as one
+  pass").
   """
   activation: str | None = None
 

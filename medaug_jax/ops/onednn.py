@@ -15,8 +15,9 @@ The library comes from PyPI (onednn-cpu-gomp, and its headers from
 onednn-devel-cpu-gomp, both x86-64 Linux); the wrapper is compiled with the
 system's C++ compiler on first use, about 5 s, and kept in
 $MEDAUG_JAX_ONEDNN_CACHE or ~/.cache/medaug_jax/onednn (per source, JAX and
-oneDNN version). Where any of that is missing, `unavailable_reason()` says why, and
-conv_cpu keeps its own convolutions (one warning in the log).
+oneDNN version, and compiler flags). Where any of that is missing,
+`unavailable_reason()` says why, and conv_cpu keeps its own convolutions (one
+warning in the log).
 MEDAUG_JAX_ONEDNN=off turns it off.
 """
 
