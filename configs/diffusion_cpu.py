@@ -16,7 +16,9 @@ Measured on an idle machine of that kind: 19.1 minutes start to finish
 (results/cpu_breast_diffusion_cpu), and 14.3 minutes once its thin layers ran
 as XLA's convolution (results/cpu_breast_diffusion_cpu_thin). Since then the
 last step of a CPU epoch runs its 34 images, not a padded 128
-(trainer.last_batch_rows): 546 rows an epoch instead of 640; not re-timed.
+(trainer.last_batch_rows): 546 rows an epoch instead of 640. On a 2-core AMD
+EPYC with oneDNN's convolutions and the one-pass group norm: 149 s
+(results/cpu_breast_diffusion_cpu_gn_2026-12-08).
 """
 from configs import diffusion
 
