@@ -570,6 +570,25 @@ MEDAUG_GN_CLONES void GnBackwardImage(const GnDims& d, const float* x, const flo
   }
 }
 
+// The kernel compiled for the activation act (GnCheck has checked it).
+template <typename Kernel>
+Kernel PickGn(int64_t act, Kernel none, Kernel relu, Kernel swish) {
+  return act == kGnSwish ? swish : act == kGnRelu ? relu : none;
+}
+
+// image(i, scratch) for every image, in parallel; each thread has its own
+// scratch_floats of scratch. A static schedule and per-image outputs keep
+// the results independent of the thread count.
+template <typename F>
+void ForEachImage(int64_t n, int64_t scratch_floats, const F& image) {
+#pragma omp parallel
+  {
+    std::vector<float> scratch(scratch_floats);
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < n; ++i) image(i, scratch.data());
+  }
+}
+
 // y = act((x - mean) * rsqrt(var + epsilon) * scale + bias) over each image's
 // groups, var = E[x^2] - E[x]^2 clipped at 0 (Flax's fast variance); mean and
 // rstd per [image, group] for the backward pass.
@@ -579,21 +598,14 @@ ffi::Error GroupNormForward(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> scale
                             int64_t groups, float epsilon, int64_t act) {
   GnDims d;
   if (ffi::Error e = GnCheck(x, groups, act, &d); e.failure()) return e;
+  const auto image = PickGn(act, &GnForwardImage<kGnNone>, &GnForwardImage<kGnRelu>,
+                            &GnForwardImage<kGnSwish>);
   const int64_t size = d.p * d.c;
-#pragma omp parallel
-  {
-    std::vector<float> scratch(4 * d.c);
-    float* s = scratch.data();
-#pragma omp for schedule(static)
-    for (int64_t i = 0; i < d.n; ++i) {
-      auto* image = act == kGnSwish  ? &GnForwardImage<kGnSwish>
-                    : act == kGnRelu ? &GnForwardImage<kGnRelu>
-                                     : &GnForwardImage<kGnNone>;
-      image(d, x.typed_data() + i * size, scale.typed_data(), bias.typed_data(), epsilon,
-            y->typed_data() + i * size, mean->typed_data() + i * d.g,
-            rstd->typed_data() + i * d.g, s, s + d.c, s + 2 * d.c, s + 3 * d.c);
-    }
-  }
+  ForEachImage(d.n, 4 * d.c, [&](int64_t i, float* s) {
+    image(d, x.typed_data() + i * size, scale.typed_data(), bias.typed_data(), epsilon,
+          y->typed_data() + i * size, mean->typed_data() + i * d.g,
+          rstd->typed_data() + i * d.g, s, s + d.c, s + 2 * d.c, s + 3 * d.c);
+  });
   return ffi::Error::Success();
 }
 
@@ -606,22 +618,15 @@ ffi::Error GroupNormBackward(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> dz,
                              ffi::ResultBuffer<ffi::F32> dbias, int64_t groups, int64_t act) {
   GnDims d;
   if (ffi::Error e = GnCheck(x, groups, act, &d); e.failure()) return e;
+  const auto image = PickGn(act, &GnBackwardImage<kGnNone>, &GnBackwardImage<kGnRelu>,
+                            &GnBackwardImage<kGnSwish>);
   const int64_t size = d.p * d.c;
-#pragma omp parallel
-  {
-    std::vector<float> scratch(5 * d.c);
-    float* s = scratch.data();
-#pragma omp for schedule(static)
-    for (int64_t i = 0; i < d.n; ++i) {
-      auto* image = act == kGnSwish  ? &GnBackwardImage<kGnSwish>
-                    : act == kGnRelu ? &GnBackwardImage<kGnRelu>
-                                     : &GnBackwardImage<kGnNone>;
-      image(d, x.typed_data() + i * size, dz.typed_data() + i * size, scale.typed_data(),
-            bias.typed_data(), mean.typed_data() + i * d.g, rstd.typed_data() + i * d.g,
-            dx->typed_data() + i * size, dscale->typed_data() + i * d.c,
-            dbias->typed_data() + i * d.c, s, s + d.c, s + 2 * d.c, s + 3 * d.c, s + 4 * d.c);
-    }
-  }
+  ForEachImage(d.n, 5 * d.c, [&](int64_t i, float* s) {
+    image(d, x.typed_data() + i * size, dz.typed_data() + i * size, scale.typed_data(),
+          bias.typed_data(), mean.typed_data() + i * d.g, rstd.typed_data() + i * d.g,
+          dx->typed_data() + i * size, dscale->typed_data() + i * d.c,
+          dbias->typed_data() + i * d.c, s, s + d.c, s + 2 * d.c, s + 3 * d.c, s + 4 * d.c);
+  });
   return ffi::Error::Success();
 }
 
