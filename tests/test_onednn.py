@@ -410,10 +410,15 @@ def test_group_norm_module_takes_the_one_pass_kernel_with_flax_variables():
       assert 'medaug_group_norm' not in lowered
       y_flax = jax.jit(module.apply)(variables, x)
     assert _max_rel_err(module.apply(variables, x), y_flax) < 1e-5
-  # bfloat16 and 2-D inputs keep Flax's module.
-  bf16 = GroupNorm(4, dtype=jnp.bfloat16, activation='swish')
-  lowered = jax.jit(bf16.apply).lower(bf16.init(jax.random.key(0), x), x).as_text()
-  assert 'medaug_group_norm' not in lowered
+  # A bfloat16 module on bfloat16 activations takes it too; one whose output
+  # Flax promotes to float32 (no dtype, bfloat16 in) and 2-D inputs keep Flax's.
+  xb = x.astype(jnp.bfloat16)
+  for dtype, one_pass in ((jnp.bfloat16, True), (None, False)):
+    module = GroupNorm(4, dtype=dtype, activation='swish')
+    variables = module.init(jax.random.key(0), xb)
+    lowered = jax.jit(module.apply).lower(variables, xb).as_text()
+    assert ('medaug_group_norm' in lowered) == one_pass
+    assert module.apply(variables, xb).dtype == (dtype or jnp.float32)
   flat = jnp.ones((3, 16))
   module = GroupNorm(4, activation='relu')
   assert module.apply(module.init(jax.random.key(0), flat), flat).shape == (3, 16)
@@ -429,3 +434,30 @@ def test_group_norm_under_vmap():
   ys = jax.jit(jax.vmap(f, in_axes=(0, None, None)))(x, scale, bias)
   for i in range(2):
     assert _max_rel_err(ys[i], _flax_group_norm(4, 'swish')(x[i], scale, bias)) < 1e-5
+
+
+@needs_onednn
+@pytest.mark.parametrize('activation', [None, 'swish'])
+def test_bfloat16_group_norm_matches_flax(activation):
+  """bfloat16 activations, float32 parameters and arithmetic (any x86 CPU)."""
+  k1, k2, k3, k4 = jax.random.split(jax.random.key(10), 4)
+  x = (2 * jax.random.normal(k1, (3, 7, 7, 32)) + 1).astype(jnp.bfloat16)
+  scale, bias = 1 + jax.random.normal(k2, (32,)) / 4, jax.random.normal(k3, (32,)) / 4
+  g = jax.random.normal(k4, x.shape)
+  ours = functools.partial(onednn.group_norm, groups=8, epsilon=1e-6, activation=activation)
+  ref = _flax_group_norm(8, activation)
+
+  def value_and_grads(f, x):
+    return jax.jit(jax.value_and_grad(
+        lambda x, s, b: jnp.sum(f(x, s, b).astype(jnp.float32) * g), (0, 1, 2)))(x, scale, bias)
+
+  y = jax.jit(ours)(x, scale, bias)
+  assert y.dtype == jnp.bfloat16
+  assert _max_rel_err(y.astype(jnp.float32), ref(x.astype(jnp.float32), scale, bias)) < 1e-2
+  (_, got), (_, want) = value_and_grads(ours, x), value_and_grads(ref, x.astype(jnp.float32))
+  assert got[0].dtype == jnp.bfloat16 and got[1].dtype == jnp.float32
+  errs = [_max_rel_err(o.astype(jnp.float32), r) for o, r in zip(got, want)]
+  assert max(errs) < 2e-2, errs
+  # NaN stays NaN through the rounding to bfloat16, in its image's group only.
+  y = jax.jit(ours)(x.at[0, 0, 0, 0].set(jnp.nan), scale, bias)
+  assert jnp.isnan(y[0, ..., :4]).all() and jnp.isfinite(y[0, ..., 4:]).all()

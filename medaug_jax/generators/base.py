@@ -35,9 +35,9 @@ class GroupNorm(nn.GroupNorm):
   """activation(nn.GroupNorm(...)(x)), activation None, 'relu' or 'swish',
   with Flax's module name and variables.
 
-  On one CPU device a float32 NHWC input takes onednn.group_norm: one pass
-  for the statistics and one for the output (the activation in it), and the
-  same backward. XLA:CPU ran Flax's module and the swish as a dozen passes:
+  On one CPU device a float32 or bfloat16 NHWC input takes
+  onednn.group_norm: one pass for the statistics and one for the output (the
+  activation in it), and the same backward. XLA:CPU ran Flax's module and the swish as a dozen passes:
   2-20x slower at the UNet's and dcgan's shapes (BENCHMARKS.md, "GroupNorm as one
   pass").
   """
@@ -55,12 +55,14 @@ class GroupNorm(nn.GroupNorm):
     return onednn.group_norm(x, scale, bias, self.num_groups, self.epsilon, self.activation)
 
   def _one_pass(self, x):
-    f32 = jnp.float32
-    return (x.ndim == 4 and x.dtype == f32 and self.dtype in (None, f32)
-            and self.param_dtype == f32 and self.num_groups and self.group_size is None
-            and x.shape[-1] % self.num_groups == 0 and self.reduction_axes is None
-            and self.axis_name is None and self.use_bias and self.use_scale
-            and onednn.runs(np.float32, 'group_norm'))
+    # Flax's output dtype is self.dtype, else promoted with the float32
+    # parameters: the kernel writes x's own.
+    out = self.dtype or jnp.promote_types(x.dtype, self.param_dtype)
+    return (x.ndim == 4 and x.dtype in (jnp.float32, jnp.bfloat16) and out == x.dtype
+            and self.param_dtype == jnp.float32 and self.num_groups
+            and self.group_size is None and x.shape[-1] % self.num_groups == 0
+            and self.reduction_axes is None and self.axis_name is None and self.use_bias
+            and self.use_scale and onednn.runs(x.dtype, 'group_norm'))
 
 
 class MLP(nn.Module):

@@ -24,6 +24,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
@@ -464,7 +465,31 @@ struct GnDims {
   int64_t n, p, c, g;  // images, pixels an image, channels, groups
 };
 
-ffi::Error GnCheck(ffi::Buffer<ffi::F32>& x, int64_t groups, int64_t act, GnDims* d) {
+// Activations are float32 or bfloat16 (kept as its bits); the arithmetic is
+// float32 either way, rounded to bfloat16 (to nearest even) once, on output.
+using Bf16 = uint16_t;
+
+inline float Load(const float* p, int64_t k) { return p[k]; }
+
+inline float Load(const Bf16* p, int64_t k) {
+  const uint32_t bits = static_cast<uint32_t>(p[k]) << 16;
+  float v;
+  std::memcpy(&v, &bits, sizeof v);
+  return v;
+}
+
+inline void Store(float v, float* p, int64_t k) { p[k] = v; }
+
+inline void Store(float v, Bf16* p, int64_t k) {
+  uint32_t bits;
+  std::memcpy(&bits, &v, sizeof bits);
+  const uint32_t rounded = (bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16;
+  p[k] = static_cast<Bf16>((bits & 0x7FFFFFFFu) > 0x7F800000u ? 0x7FC0u : rounded);  // NaN
+}
+
+// x's dimensions, and whether it is bfloat16 (else float32).
+ffi::Error GnCheck(const ffi::AnyBuffer& x, int64_t groups, int64_t act, GnDims* d,
+                   bool* bf16) {
   const auto dims = x.dimensions();
   if (dims.size() != 4) return ffi::Error::InvalidArgument("group norm: x must be NHWC");
   *d = GnDims{dims[0], dims[1] * dims[2], dims[3], groups};
@@ -472,6 +497,9 @@ ffi::Error GnCheck(ffi::Buffer<ffi::F32>& x, int64_t groups, int64_t act, GnDims
     return ffi::Error::InvalidArgument("group norm: groups must divide the channels");
   if (act != kGnNone && act != kGnRelu && act != kGnSwish)
     return ffi::Error::InvalidArgument("group norm: unknown activation");
+  *bf16 = x.element_type() == ffi::DataType::BF16;
+  if (!*bf16 && x.element_type() != ffi::DataType::F32)
+    return ffi::Error::InvalidArgument("group norm: x must be float32 or bfloat16");
   return ffi::Error::Success();
 }
 
@@ -479,21 +507,24 @@ ffi::Error GnCheck(ffi::Buffer<ffi::F32>& x, int64_t groups, int64_t act, GnDims
 // the swish's exp and division are arithmetic-bound at SSE's 4 lanes.
 #define MEDAUG_GN_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 
-// One image's y and its [groups] mean and rstd; s1, s2, mu_c, a_c: [c] scratch.
-template <int64_t kAct>
-MEDAUG_GN_CLONES void GnForwardImage(const GnDims& d, const float* x, const float* gamma, const float* beta,
-                    float epsilon, float* y, float* mean, float* rstd, float* s1, float* s2,
-                    float* mu_c, float* a_c) {
+// One image's y and its [groups] mean and rstd; s1, s2, mu_c, a_c, row_f:
+// [c] scratch.
+template <int64_t kAct, typename T>
+MEDAUG_GN_CLONES void GnForwardImage(const GnDims& d, const T* x, const float* gamma,
+                                     const float* beta, float epsilon, T* y, float* mean,
+                                     float* rstd, float* s1, float* s2, float* mu_c,
+                                     float* a_c, float* row_f) {
   const int64_t c = d.c, cg = c / d.g;
   const double count = static_cast<double>(d.p) * cg;
   std::fill(s1, s1 + c, 0.f);
   std::fill(s2, s2 + c, 0.f);
   for (int64_t q = 0; q < d.p; ++q) {
-    const float* row = x + q * c;
+    const T* row = x + q * c;
 #pragma omp simd
     for (int64_t k = 0; k < c; ++k) {
-      s1[k] += row[k];
-      s2[k] += row[k] * row[k];
+      const float v = Load(row, k);
+      s1[k] += v;
+      s2[k] += v * v;
     }
   }
   for (int64_t j = 0; j < d.g; ++j) {
@@ -513,20 +544,30 @@ MEDAUG_GN_CLONES void GnForwardImage(const GnDims& d, const float* x, const floa
     }
   }
   for (int64_t q = 0; q < d.p; ++q) {
-    const float* row = x + q * c;
-    float* out = y + q * c;
+    const T* row = x + q * c;
+    // bfloat16 rows go through a float32 one: GCC vectorises the swish's
+    // exp or the rounding to 16 bits, not both in one loop (8x slower).
+    float* out = std::is_same<T, float>::value ? reinterpret_cast<float*>(y + q * c) : row_f;
 #pragma omp simd
-    for (int64_t k = 0; k < c; ++k) out[k] = GnAct<kAct>((row[k] - mu_c[k]) * a_c[k] + beta[k]);
+    for (int64_t k = 0; k < c; ++k)
+      out[k] = GnAct<kAct>((Load(row, k) - mu_c[k]) * a_c[k] + beta[k]);
+    if (!std::is_same<T, float>::value) {
+      T* dst = y + q * c;
+#pragma omp simd
+      for (int64_t k = 0; k < c; ++k) Store(row_f[k], dst, k);
+    }
   }
 }
 
-// One image's dx (which holds dy between the passes) and its shares of
-// dscale (sdyxh) and dbias (sdy); mu_c .. k3: [c] scratch.
-template <int64_t kAct>
-MEDAUG_GN_CLONES void GnBackwardImage(const GnDims& d, const float* x, const float* dz, const float* gamma,
-                     const float* beta, const float* mean, const float* rstd, float* dx,
-                     float* sdyxh, float* sdy, float* mu_c, float* rs_c, float* k1, float* k2,
-                     float* k3) {
+// One image's dx and its shares of dscale (sdyxh) and dbias (sdy); dy holds
+// the activation's gradient between the passes ([pixels, c]: dx itself in
+// float32); mu_c .. k3: [c] scratch.
+template <int64_t kAct, typename T>
+MEDAUG_GN_CLONES void GnBackwardImage(const GnDims& d, const T* x, const T* dz,
+                                      const float* gamma, const float* beta,
+                                      const float* mean, const float* rstd, T* dx, float* dy,
+                                      float* sdyxh, float* sdy, float* mu_c, float* rs_c,
+                                      float* k1, float* k2, float* k3) {
   const int64_t c = d.c, cg = c / d.g;
   const float inv_count = static_cast<float>(1.0 / (static_cast<double>(d.p) * cg));
   for (int64_t k = 0; k < c; ++k) {
@@ -535,16 +576,16 @@ MEDAUG_GN_CLONES void GnBackwardImage(const GnDims& d, const float* x, const flo
     sdy[k] = sdyxh[k] = 0.f;
   }
   for (int64_t q = 0; q < d.p; ++q) {
-    const float* row = x + q * c;
-    const float* g = dz + q * c;
-    float* dyr = dx + q * c;
+    const T* row = x + q * c;
+    const T* g = dz + q * c;
+    float* dyr = dy + q * c;
 #pragma omp simd
     for (int64_t k = 0; k < c; ++k) {
-      const float xh = (row[k] - mu_c[k]) * rs_c[k];
-      const float dy = GnActGrad<kAct>(xh * gamma[k] + beta[k], g[k]);
-      dyr[k] = dy;
-      sdy[k] += dy;
-      sdyxh[k] += dy * xh;
+      const float xh = (Load(row, k) - mu_c[k]) * rs_c[k];
+      const float v = GnActGrad<kAct>(xh * gamma[k] + beta[k], Load(g, k));
+      dyr[k] = v;
+      sdy[k] += v;
+      sdyxh[k] += v * xh;
     }
   }
   // dx = rstd * (scale * dy - mean_g(scale * dy) - xh * mean_g(scale * dy * xh)).
@@ -563,10 +604,12 @@ MEDAUG_GN_CLONES void GnBackwardImage(const GnDims& d, const float* x, const flo
     }
   }
   for (int64_t q = 0; q < d.p; ++q) {
-    const float* row = x + q * c;
-    float* dyr = dx + q * c;
+    const T* row = x + q * c;
+    const float* dyr = dy + q * c;
+    T* out = dx + q * c;
 #pragma omp simd
-    for (int64_t k = 0; k < c; ++k) dyr[k] = k1[k] * dyr[k] - k2[k] * (row[k] - mu_c[k]) - k3[k];
+    for (int64_t k = 0; k < c; ++k)
+      Store(k1[k] * dyr[k] - k2[k] * (Load(row, k) - mu_c[k]) - k3[k], out, k);
   }
 }
 
@@ -589,44 +632,83 @@ void ForEachImage(int64_t n, int64_t scratch_floats, const F& image) {
   }
 }
 
+template <typename T>
+void GnForward(const GnDims& d, int64_t act, const T* x, const float* scale, const float* bias,
+               float epsilon, T* y, float* mean, float* rstd) {
+  const auto image = PickGn(act, &GnForwardImage<kGnNone, T>, &GnForwardImage<kGnRelu, T>,
+                            &GnForwardImage<kGnSwish, T>);
+  const int64_t size = d.p * d.c;
+  ForEachImage(d.n, 5 * d.c, [&](int64_t i, float* s) {
+    image(d, x + i * size, scale, bias, epsilon, y + i * size, mean + i * d.g, rstd + i * d.g,
+          s, s + d.c, s + 2 * d.c, s + 3 * d.c, s + 4 * d.c);
+  });
+}
+
+template <typename T>
+void GnBackward(const GnDims& d, int64_t act, const T* x, const T* dz, const float* scale,
+                const float* bias, const float* mean, const float* rstd, T* dx,
+                float* dscale, float* dbias) {
+  const auto image = PickGn(act, &GnBackwardImage<kGnNone, T>, &GnBackwardImage<kGnRelu, T>,
+                            &GnBackwardImage<kGnSwish, T>);
+  const int64_t size = d.p * d.c;
+  // float32's dx holds dy itself; bfloat16's would round it, so dy gets
+  // scratch of its own.
+  constexpr bool in_place = std::is_same<T, float>::value;
+  ForEachImage(d.n, 5 * d.c + (in_place ? 0 : size), [&](int64_t i, float* s) {
+    float* dy = in_place ? reinterpret_cast<float*>(dx + i * size) : s + 5 * d.c;
+    image(d, x + i * size, dz + i * size, scale, bias, mean + i * d.g, rstd + i * d.g,
+          dx + i * size, dy, dscale + i * d.c, dbias + i * d.c, s, s + d.c, s + 2 * d.c,
+          s + 3 * d.c, s + 4 * d.c);
+  });
+}
+
 // y = act((x - mean) * rsqrt(var + epsilon) * scale + bias) over each image's
 // groups, var = E[x^2] - E[x]^2 clipped at 0 (Flax's fast variance); mean and
-// rstd per [image, group] for the backward pass.
-ffi::Error GroupNormForward(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> scale,
-                            ffi::Buffer<ffi::F32> bias, ffi::ResultBuffer<ffi::F32> y,
+// rstd per [image, group] for the backward pass. x and y float32 or bfloat16.
+ffi::Error GroupNormForward(ffi::AnyBuffer x, ffi::Buffer<ffi::F32> scale,
+                            ffi::Buffer<ffi::F32> bias, ffi::Result<ffi::AnyBuffer> y,
                             ffi::ResultBuffer<ffi::F32> mean, ffi::ResultBuffer<ffi::F32> rstd,
                             int64_t groups, float epsilon, int64_t act) {
   GnDims d;
-  if (ffi::Error e = GnCheck(x, groups, act, &d); e.failure()) return e;
-  const auto image = PickGn(act, &GnForwardImage<kGnNone>, &GnForwardImage<kGnRelu>,
-                            &GnForwardImage<kGnSwish>);
-  const int64_t size = d.p * d.c;
-  ForEachImage(d.n, 4 * d.c, [&](int64_t i, float* s) {
-    image(d, x.typed_data() + i * size, scale.typed_data(), bias.typed_data(), epsilon,
-          y->typed_data() + i * size, mean->typed_data() + i * d.g,
-          rstd->typed_data() + i * d.g, s, s + d.c, s + 2 * d.c, s + 3 * d.c);
-  });
+  bool bf16 = false;
+  if (ffi::Error e = GnCheck(x, groups, act, &d, &bf16); e.failure()) return e;
+  if (y->element_type() != x.element_type())
+    return ffi::Error::InvalidArgument("group norm: y must have x's type");
+  if (bf16)
+    GnForward(d, act, static_cast<const Bf16*>(x.untyped_data()), scale.typed_data(),
+              bias.typed_data(), epsilon, static_cast<Bf16*>(y->untyped_data()),
+              mean->typed_data(), rstd->typed_data());
+  else
+    GnForward(d, act, static_cast<const float*>(x.untyped_data()), scale.typed_data(),
+              bias.typed_data(), epsilon, static_cast<float*>(y->untyped_data()),
+              mean->typed_data(), rstd->typed_data());
   return ffi::Error::Success();
 }
 
 // dx, and each image's share of dscale and dbias ([images, channels]: the
 // caller sums them, in a fixed order), given dz, the gradient of act's output.
-ffi::Error GroupNormBackward(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> dz,
-                             ffi::Buffer<ffi::F32> scale, ffi::Buffer<ffi::F32> bias,
-                             ffi::Buffer<ffi::F32> mean, ffi::Buffer<ffi::F32> rstd,
-                             ffi::ResultBuffer<ffi::F32> dx, ffi::ResultBuffer<ffi::F32> dscale,
+ffi::Error GroupNormBackward(ffi::AnyBuffer x, ffi::AnyBuffer dz, ffi::Buffer<ffi::F32> scale,
+                             ffi::Buffer<ffi::F32> bias, ffi::Buffer<ffi::F32> mean,
+                             ffi::Buffer<ffi::F32> rstd, ffi::Result<ffi::AnyBuffer> dx,
+                             ffi::ResultBuffer<ffi::F32> dscale,
                              ffi::ResultBuffer<ffi::F32> dbias, int64_t groups, int64_t act) {
   GnDims d;
-  if (ffi::Error e = GnCheck(x, groups, act, &d); e.failure()) return e;
-  const auto image = PickGn(act, &GnBackwardImage<kGnNone>, &GnBackwardImage<kGnRelu>,
-                            &GnBackwardImage<kGnSwish>);
-  const int64_t size = d.p * d.c;
-  ForEachImage(d.n, 5 * d.c, [&](int64_t i, float* s) {
-    image(d, x.typed_data() + i * size, dz.typed_data() + i * size, scale.typed_data(),
-          bias.typed_data(), mean.typed_data() + i * d.g, rstd.typed_data() + i * d.g,
-          dx->typed_data() + i * size, dscale->typed_data() + i * d.c,
-          dbias->typed_data() + i * d.c, s, s + d.c, s + 2 * d.c, s + 3 * d.c, s + 4 * d.c);
-  });
+  bool bf16 = false;
+  if (ffi::Error e = GnCheck(x, groups, act, &d, &bf16); e.failure()) return e;
+  if (dz.element_type() != x.element_type() || dx->element_type() != x.element_type())
+    return ffi::Error::InvalidArgument("group norm: dz and dx must have x's type");
+  if (bf16)
+    GnBackward(d, act, static_cast<const Bf16*>(x.untyped_data()),
+               static_cast<const Bf16*>(dz.untyped_data()), scale.typed_data(),
+               bias.typed_data(), mean.typed_data(), rstd.typed_data(),
+               static_cast<Bf16*>(dx->untyped_data()), dscale->typed_data(),
+               dbias->typed_data());
+  else
+    GnBackward(d, act, static_cast<const float*>(x.untyped_data()),
+               static_cast<const float*>(dz.untyped_data()), scale.typed_data(),
+               bias.typed_data(), mean.typed_data(), rstd.typed_data(),
+               static_cast<float*>(dx->untyped_data()), dscale->typed_data(),
+               dbias->typed_data());
   return ffi::Error::Success();
 }
 
@@ -796,10 +878,10 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(MedaugBatchNormReluBackward, BatchNormReluBackward
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(MedaugGroupNormForward, GroupNormForward,
                               ffi::Ffi::Bind()
-                                  .Arg<ffi::Buffer<ffi::F32>>()  // x
+                                  .Arg<ffi::AnyBuffer>()         // x
                                   .Arg<ffi::Buffer<ffi::F32>>()  // scale
                                   .Arg<ffi::Buffer<ffi::F32>>()  // bias
-                                  .Ret<ffi::Buffer<ffi::F32>>()  // y
+                                  .Ret<ffi::AnyBuffer>()         // y
                                   .Ret<ffi::Buffer<ffi::F32>>()  // mean [images, groups]
                                   .Ret<ffi::Buffer<ffi::F32>>()  // rstd [images, groups]
                                   .Attr<int64_t>("groups")
@@ -808,13 +890,13 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(MedaugGroupNormForward, GroupNormForward,
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(MedaugGroupNormBackward, GroupNormBackward,
                               ffi::Ffi::Bind()
-                                  .Arg<ffi::Buffer<ffi::F32>>()  // x
-                                  .Arg<ffi::Buffer<ffi::F32>>()  // dz
+                                  .Arg<ffi::AnyBuffer>()         // x
+                                  .Arg<ffi::AnyBuffer>()         // dz
                                   .Arg<ffi::Buffer<ffi::F32>>()  // scale
                                   .Arg<ffi::Buffer<ffi::F32>>()  // bias
                                   .Arg<ffi::Buffer<ffi::F32>>()  // mean
                                   .Arg<ffi::Buffer<ffi::F32>>()  // rstd
-                                  .Ret<ffi::Buffer<ffi::F32>>()  // dx
+                                  .Ret<ffi::AnyBuffer>()         // dx
                                   .Ret<ffi::Buffer<ffi::F32>>()  // dscale [images, channels]
                                   .Ret<ffi::Buffer<ffi::F32>>()  // dbias [images, channels]
                                   .Attr<int64_t>("groups")

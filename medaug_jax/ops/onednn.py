@@ -8,8 +8,8 @@ primitives as XLA FFI custom calls; `conv` joins them with custom VJPs. Its
 training-mode batch norm (`batch_norm`) replaces XLA's, which writes the
 masked activation out whole before a library reduction reads it back. The
 same compiled wrapper holds a hand-written group norm with its activation
-(`group_norm`, float32): oneDNN 3.2 has none, and XLA:CPU runs Flax's as a
-dozen passes over the activation.
+(`group_norm`, float32 or bfloat16): oneDNN 3.2 has none, and XLA:CPU runs
+Flax's as a dozen passes over the activation.
 
 The library comes from PyPI (onednn-cpu-gomp, and its headers from
 onednn-devel-cpu-gomp, both x86-64 Linux); the wrapper is compiled with the
@@ -198,13 +198,16 @@ def runs(dtype, op):
   """Whether an `op` of this dtype goes to oneDNN in a program traced now.
 
   float32 on one CPU device, and bfloat16 where the CPU computes in bfloat16
-  itself (native_bfloat16): elsewhere oneDNN would emulate it.
+  itself (native_bfloat16): elsewhere oneDNN would emulate it (the group
+  norm takes bfloat16 everywhere).
   One device: XLA cannot split a custom call over a mesh, so with several
   (forced host devices, processes of a pod test) every device would run the
   whole batch.
   """
-  supported = dtype == np.float32 or (dtype == jnp.bfloat16 and native_bfloat16()
-                                      and op != 'group_norm')  # float32 only
+  # The group norm computes in float32 whatever it stores, so it takes
+  # bfloat16 anywhere.
+  supported = dtype == np.float32 or (dtype == jnp.bfloat16
+                                      and (native_bfloat16() or op == 'group_norm'))
   return (supported and jax.default_backend() == 'cpu' and jax.device_count() == 1
           and available(op))
 
@@ -429,17 +432,18 @@ GROUP_NORM_ACTIVATIONS = {None: 0, 'relu': 1, 'swish': 2}
 def group_norm(x, scale, bias, groups, epsilon, activation=None):
   """activation(nn.GroupNorm(groups, epsilon)(x)) with its scale and bias.
 
-  x: [N, H, W, C] float32, C divisible by groups; scale, bias: [C] float32;
-  activation: None, 'relu' or 'swish'. Statistics per image and group over
-  H, W and the group's channels, the variance as E[x^2] - E[x]^2 (Flax's
-  default). Call only when runs(np.float32, 'group_norm').
+  x: [N, H, W, C] float32 or bfloat16 (the output the same), C divisible by
+  groups; scale, bias: [C] float32; activation: None, 'relu' or 'swish'.
+  Statistics per image and group over H, W and the group's channels, the
+  variance as E[x^2] - E[x]^2 (Flax's default); all arithmetic in float32,
+  bfloat16 outputs rounded once. Call only when runs(x.dtype, 'group_norm').
   """
   return _gn_forward(x, scale, bias, groups, epsilon, activation)[0]
 
 
 def _gn_forward(x, scale, bias, groups, epsilon, activation):
   stat = jax.ShapeDtypeStruct((x.shape[0], groups), np.float32)
-  return _ffi_call('gn_forward', (jax.ShapeDtypeStruct(x.shape, np.float32), stat, stat))(
+  return _ffi_call('gn_forward', (jax.ShapeDtypeStruct(x.shape, x.dtype), stat, stat))(
       x, scale, bias, groups=np.int64(groups), epsilon=np.float32(epsilon),
       activation=np.int64(GROUP_NORM_ACTIVATIONS[activation]))
 
@@ -453,7 +457,7 @@ def _group_norm_bwd(groups, epsilon, activation, saved, dz):
   x, scale, bias, mean, rstd = saved
   per_image = jax.ShapeDtypeStruct((x.shape[0], x.shape[-1]), np.float32)
   dx, dscale, dbias = _ffi_call(
-      'gn_backward', (jax.ShapeDtypeStruct(x.shape, np.float32), per_image, per_image))(
+      'gn_backward', (jax.ShapeDtypeStruct(x.shape, x.dtype), per_image, per_image))(
           x, dz, scale, bias, mean, rstd, groups=np.int64(groups),
           activation=np.int64(GROUP_NORM_ACTIVATIONS[activation]))
   return dx, jnp.sum(dscale, 0), jnp.sum(dbias, 0)
