@@ -4,9 +4,10 @@
 // - inference convolutions with a bias, a residual and a ReLU in one pass;
 // - training-mode batch normalisation: forward and backward, its activation
 //   float32 or bfloat16 (statistics and parameters float32);
-// - group normalisation with its activation (none, ReLU, swish), float32,
-//   forward and backward: hand-written, as oneDNN 3.2 (PyPI's newest CPU-only
-//   build) has no group norm primitive.
+// - group normalisation with its activation (none, ReLU, swish), its
+//   activation float32 or bfloat16 (arithmetic float32), forward and
+//   backward: hand-written, as oneDNN 3.2 (PyPI's newest CPU-only build) has
+//   no group norm primitive.
 //
 // XLA:CPU's own convolutions and our matmul rewrites of them (Winograd,
 // im2col) pay memory passes that oneDNN's JIT kernels do not; these are the
